@@ -1,0 +1,46 @@
+//! Helpers shared by the examples: command-line parsing and the output folder.
+#![allow(dead_code)] // each example uses its own subset
+
+use std::path::PathBuf;
+
+/// The folder an example writes its files to: `--out DIR` if given, else
+/// `target/scalargrad-examples/<name>` under the crate root.
+pub fn output_dir(name: &str, out: Option<PathBuf>) -> std::io::Result<PathBuf> {
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("scalargrad-examples")
+            .join(name)
+    });
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Prints `usage` and exits successfully if `--help` or `-h` is among the arguments.
+pub fn help_requested(usage: &str) -> bool {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{usage}");
+        true
+    } else {
+        false
+    }
+}
+
+/// Runs an example's body, printing an error as a readable message (not `Debug`)
+/// and exiting with failure.
+pub fn run(
+    body: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>,
+) -> std::process::ExitCode {
+    match body() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error for an argument an example does not know.
+pub fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
+    format!("{}\n\n{usage}", arg.unexpected()).into()
+}

@@ -1,0 +1,54 @@
+//! Graphviz DOT export of a graph, with every node's label, data and gradient.
+
+use std::fmt::Write;
+
+use crate::backward::topological_order;
+use crate::value::Value;
+
+impl Value {
+    /// The graph behind `self` in Graphviz DOT: a record per node showing its label,
+    /// data and gradient, and for each computed node a small op node feeding it, as in
+    /// micrograd's drawings. Render it with `dot -Tsvg graph.dot -o graph.svg`.
+    ///
+    /// The walk is iterative, so any graph can be exported, but the output grows with
+    /// the graph (about 200 bytes per node): it is meant for graphs small enough to look
+    /// at.
+    ///
+    /// ```
+    /// use scalargrad::Value;
+    /// let a = Value::new(2.0).with_label("a");
+    /// let b = (&a * 3.0).with_label("b");
+    /// let dot = b.to_dot();
+    /// assert!(dot.starts_with("digraph"));
+    /// assert!(dot.contains("a | data 2.0000"));
+    /// assert!(dot.contains("label=\"*\""));
+    /// ```
+    #[must_use]
+    pub fn to_dot(&self) -> String {
+        let order = topological_order(self);
+        let mut out = String::from("digraph scalargrad {\n  rankdir=LR;\n");
+        let id = |v: &Value| format!("n{:x}", std::rc::Rc::as_ptr(&v.node) as usize);
+        for v in &order {
+            let label = v.label().unwrap_or_default();
+            let label = label.replace(['{', '}', '|', '<', '>', '"', '\\'], "_");
+            let _ = writeln!(
+                out,
+                "  {} [shape=record, label=\"{{ {label} | data {:.4} | grad {:.4} }}\"];",
+                id(v),
+                v.data(),
+                v.grad()
+            );
+            let op = v.op_name();
+            if !op.is_empty() {
+                let op_id = format!("{}_op", id(v));
+                let _ = writeln!(out, "  {op_id} [label=\"{}\"];", op.replace('"', "'"));
+                let _ = writeln!(out, "  {op_id} -> {};", id(v));
+                for operand in v.operands() {
+                    let _ = writeln!(out, "  {} -> {op_id};", id(operand));
+                }
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}

@@ -1,0 +1,104 @@
+//! Fused reductions over slices of values: `sum`, `dot`, `logsumexp`, and the
+//! `softmax` family built on it.
+//!
+//! A fused node replaces a chain of binary nodes: `Value::sum` over n terms is one node
+//! with n operands rather than n − 1 additions, which saves memory and time and keeps
+//! the graph shallow.
+
+use crate::op::{Nary, Op};
+use crate::value::Value;
+
+impl Value {
+    fn nary(f: Nary, operands: Box<[Value]>) -> Value {
+        let data: Vec<f64> = operands.iter().map(Value::data).collect();
+        Value::from_op(f.value(&data), Op::Nary(f, operands))
+    }
+
+    /// `Σ xᵢ` as one node; each term's derivative is 1. The sum of no terms is 0.
+    ///
+    /// ```
+    /// use scalargrad::Value;
+    /// let xs = [Value::new(1.0), Value::new(2.0), Value::new(3.0)];
+    /// let s = Value::sum(&xs);
+    /// s.backward();
+    /// assert_eq!(s.data(), 6.0);
+    /// assert!(xs.iter().all(|x| x.grad() == 1.0));
+    /// ```
+    #[must_use]
+    pub fn sum(xs: &[Value]) -> Value {
+        Value::nary(Nary::Sum, xs.into())
+    }
+
+    /// `Σ xᵢ·yᵢ` as one node; ∂/∂xᵢ = yᵢ and ∂/∂yᵢ = xᵢ.
+    ///
+    /// # Panics
+    ///
+    /// If the slices differ in length.
+    ///
+    /// ```
+    /// use scalargrad::Value;
+    /// let w = [Value::new(2.0), Value::new(-1.0)];
+    /// let x = [Value::new(3.0), Value::new(4.0)];
+    /// let y = Value::dot(&w, &x);
+    /// y.backward();
+    /// assert_eq!(y.data(), 2.0);
+    /// assert_eq!((w[0].grad(), x[1].grad()), (3.0, -1.0));
+    /// ```
+    #[must_use]
+    pub fn dot(xs: &[Value], ys: &[Value]) -> Value {
+        assert_eq!(
+            xs.len(),
+            ys.len(),
+            "Value::dot needs two slices of the same length, got {} and {}",
+            xs.len(),
+            ys.len()
+        );
+        let operands: Box<[Value]> = xs.iter().chain(ys).cloned().collect();
+        Value::nary(Nary::Dot, operands)
+    }
+}
+
+/// `ln Σ exp(xᵢ)` as one node, computed with the maximum subtracted so that large
+/// inputs do not overflow; ∂/∂xᵢ = softmax(x)ᵢ. The empty sum gives `−inf`.
+///
+/// ```
+/// use scalargrad::{logsumexp, Value};
+/// let xs = [Value::new(1000.0), Value::new(1000.0)];
+/// let y = logsumexp(&xs);
+/// y.backward();
+/// assert!((y.data() - (1000.0 + 2f64.ln())).abs() < 1e-12);
+/// assert_eq!(xs[0].grad(), 0.5);
+/// ```
+#[must_use]
+pub fn logsumexp(xs: &[Value]) -> Value {
+    Value::nary(Nary::LogSumExp, xs.into())
+}
+
+/// `xᵢ − logsumexp(x)` for each i: the log-probabilities of a softmax, stable for any
+/// logits. Shares one `logsumexp` node among all outputs.
+///
+/// ```
+/// use scalargrad::{log_softmax, Value};
+/// let logits = [Value::new(0.0), Value::new(0.0)];
+/// let lp = log_softmax(&logits);
+/// assert!((lp[0].data() - 0.5f64.ln()).abs() < 1e-15);
+/// ```
+#[must_use]
+pub fn log_softmax(xs: &[Value]) -> Vec<Value> {
+    let lse = logsumexp(xs);
+    xs.iter().map(|x| x - &lse).collect()
+}
+
+/// `exp(xᵢ) / Σ exp(xⱼ)` for each i, computed as `exp(log_softmax(x)ᵢ)` so that large
+/// logits do not overflow.
+///
+/// ```
+/// use scalargrad::{softmax, Value};
+/// let p = softmax(&[Value::new(1.0), Value::new(1.0), Value::new(1.0)]);
+/// let total: f64 = p.iter().map(|p| p.data()).sum();
+/// assert!((total - 1.0).abs() < 1e-15);
+/// ```
+#[must_use]
+pub fn softmax(xs: &[Value]) -> Vec<Value> {
+    log_softmax(xs).iter().map(Value::exp).collect()
+}

@@ -1,0 +1,346 @@
+//! [`Value`]: a handle to one node of the computation graph.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::op::{CustomFn, Op};
+
+/// A scalar in a computation graph: its value, its gradient, and how it was made.
+///
+/// `Value` is a cheap handle (`Rc`): `clone()` shares the node and never copies the
+/// graph. Every arithmetic operation on values creates a new node that remembers its
+/// operands, so that [`Value::backward`] can apply the chain rule from an output back to
+/// its inputs.
+///
+/// `Value` implements neither `PartialEq` nor `PartialOrd`: for a graph handle, "the same
+/// node" and "the same number" are both plausible meanings. Compare `a.data()` for the
+/// number, or use [`Value::ptr_eq`] for identity.
+///
+/// `Value` is not `Send`: the graph is reference-counted without atomics, which keeps
+/// every operation cheap. To move a model across threads or into a file, copy its
+/// parameters out as plain `f64`s.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<scalargrad::Value>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use scalargrad::Value;
+///
+/// let x = Value::new(3.0).with_label("x");
+/// let y = &x * &x + 2.0 * &x; // y = x² + 2x
+/// y.backward();
+/// assert_eq!(y.data(), 15.0);
+/// assert_eq!(x.grad(), 8.0); // dy/dx = 2x + 2
+/// println!("{x}"); // Value(data=3.0000, grad=8.0000)
+/// ```
+#[derive(Clone)]
+pub struct Value {
+    pub(crate) node: Rc<Node>,
+}
+
+/// One node of the graph. Kept at 48 bytes (64 with the `Rc` counts) so that a node
+/// fits in one cache line.
+///
+/// `Cell`, not `RefCell`: the mutable parts are plain `f64`s that are only ever copied
+/// in and out, so there is nothing to borrow-check and no flag on the hot path.
+pub(crate) struct Node {
+    pub(crate) data: Cell<f64>,
+    /// The accumulated gradient between passes; during a backward pass it holds that
+    /// pass's adjoint (see `backward.rs`).
+    pub(crate) grad: Cell<f64>,
+    pub(crate) op: Op,
+    /// Traversal stamp and label flag, packed so the node stays small (see [`Mark`]).
+    pub(crate) mark: Mark,
+}
+
+const _: () = assert!(std::mem::size_of::<Node>() <= 48);
+
+/// The traversal stamp of a node (which pass last visited it) in the high 63 bits, and
+/// whether the node has a label in the low bit.
+///
+/// A stamp rather than a visited set: marking and testing a node is one load and one
+/// store, with no hashing. Stamps come from a per-thread counter, which is enough
+/// because a graph never leaves its thread.
+pub(crate) struct Mark(Cell<u64>);
+
+impl Mark {
+    const LABELLED: u64 = 1;
+
+    fn new() -> Mark {
+        Mark(Cell::new(0))
+    }
+
+    /// Records a visit in pass `pass`; returns `false` if the node was already visited.
+    pub(crate) fn visit(&self, pass: u64) -> bool {
+        let old = self.0.get();
+        let new = (pass << 1) | (old & Self::LABELLED);
+        self.0.set(new);
+        old != new
+    }
+
+    fn is_labelled(&self) -> bool {
+        self.0.get() & Self::LABELLED != 0
+    }
+
+    fn set_labelled(&self) {
+        self.0.set(self.0.get() | Self::LABELLED);
+    }
+}
+
+thread_local! {
+    /// The traversal pass counter (see [`Mark`]).
+    static PASS: Cell<u64> = const { Cell::new(0) };
+
+    /// Labels, keyed by node address. Labels are for people reading graphs, and most
+    /// nodes have none, so they live here instead of making every node larger.
+    static LABELS: RefCell<HashMap<usize, Box<str>>> = RefCell::new(HashMap::new());
+}
+
+/// A fresh stamp for one traversal.
+pub(crate) fn next_pass() -> u64 {
+    PASS.with(|p| {
+        let pass = p.get() + 1;
+        p.set(pass);
+        pass
+    })
+}
+
+impl Value {
+    /// A new leaf (input, parameter or constant) holding `data`, with gradient 0.
+    ///
+    /// ```
+    /// let w = scalargrad::Value::new(-0.5);
+    /// assert_eq!((w.data(), w.grad()), (-0.5, 0.0));
+    /// ```
+    #[must_use]
+    pub fn new(data: f64) -> Value {
+        Value::from_op(data, Op::Leaf)
+    }
+
+    pub(crate) fn from_op(data: f64, op: Op) -> Value {
+        Value {
+            node: Rc::new(Node {
+                data: Cell::new(data),
+                grad: Cell::new(0.0),
+                op,
+                mark: Mark::new(),
+            }),
+        }
+    }
+
+    /// The value computed in the forward pass (or set on a leaf).
+    #[must_use]
+    pub fn data(&self) -> f64 {
+        self.node.data.get()
+    }
+
+    /// The gradient accumulated by [`Value::backward`] calls since the last
+    /// [`Value::zero_grad`]: d(output)/d(self), summed over every call.
+    #[must_use]
+    pub fn grad(&self) -> f64 {
+        self.node.grad.get()
+    }
+
+    /// Replaces the data of this node, as an optimizer does with a parameter.
+    ///
+    /// Results already computed from this node keep their old data: build the graph
+    /// again (call the model again) to see the new value flow through.
+    ///
+    /// ```
+    /// let w = scalargrad::Value::new(1.0);
+    /// w.set_data(w.data() - 0.1);
+    /// assert_eq!(w.data(), 0.9);
+    /// ```
+    pub fn set_data(&self, data: f64) {
+        self.node.data.set(data);
+    }
+
+    /// Replaces the accumulated gradient of this node only. To reset a whole graph, use
+    /// [`Value::zero_grad`].
+    pub fn set_grad(&self, grad: f64) {
+        self.node.grad.set(grad);
+    }
+
+    pub(crate) fn add_grad(&self, g: f64) {
+        self.node.grad.set(self.node.grad.get() + g);
+    }
+
+    /// Gives this node a name, shown by `Debug`, [`Value::to_dot`] and
+    /// [`Value::check_finite`]. Returns the same node, so it chains.
+    ///
+    /// ```
+    /// let w1 = scalargrad::Value::new(0.3).with_label("w1");
+    /// assert_eq!(w1.label().as_deref(), Some("w1"));
+    /// ```
+    #[must_use]
+    pub fn with_label(self, label: impl Into<String>) -> Value {
+        let label: Box<str> = label.into().into_boxed_str();
+        LABELS.with(|l| l.borrow_mut().insert(self.address(), label));
+        self.node.mark.set_labelled();
+        self
+    }
+
+    /// The node's label, if one was set with [`Value::with_label`].
+    #[must_use]
+    pub fn label(&self) -> Option<String> {
+        if !self.node.mark.is_labelled() {
+            return None;
+        }
+        LABELS.with(|l| l.borrow().get(&self.address()).map(|s| s.to_string()))
+    }
+
+    /// A short name of the operation that made this node (`"+"`, `"tanh"`, `"^2"`,
+    /// …), or `""` for a leaf.
+    ///
+    /// ```
+    /// use scalargrad::Value;
+    /// assert_eq!((Value::new(1.0) * 2.0).op_name(), "*");
+    /// assert_eq!(Value::new(1.0).op_name(), "");
+    /// ```
+    #[must_use]
+    pub fn op_name(&self) -> String {
+        self.node.op.name()
+    }
+
+    /// The operands this node was computed from, in order (empty for a leaf).
+    ///
+    /// ```
+    /// use scalargrad::Value;
+    /// let (a, b) = (Value::new(2.0), Value::new(3.0));
+    /// let c = &a * &b;
+    /// assert!(c.operands()[0].ptr_eq(&a) && c.operands()[1].ptr_eq(&b));
+    /// ```
+    #[must_use]
+    pub fn operands(&self) -> &[Value] {
+        self.node.op.operands()
+    }
+
+    /// Whether two handles point to the same node (identity, not equal data).
+    ///
+    /// ```
+    /// use scalargrad::Value;
+    /// let a = Value::new(1.0);
+    /// assert!(a.ptr_eq(&a.clone()));
+    /// assert!(!a.ptr_eq(&Value::new(1.0)));
+    /// ```
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Value) -> bool {
+        Rc::ptr_eq(&self.node, &other.node)
+    }
+
+    /// Applies a user-defined function `f` whose derivative is `df`, as one node.
+    ///
+    /// Both are plain functions of the operand's value, so any activation can be tried
+    /// out, including one with a wrong derivative (which [`crate::check::gradcheck`]
+    /// will catch). `name` is what printing and DOT output show.
+    ///
+    /// ```
+    /// use scalargrad::Value;
+    /// // The "swish-like" x·σ(x) is easier to write as a composition, but a custom op
+    /// // can state any function directly:
+    /// let x = Value::new(2.0);
+    /// let y = x.custom("cube", |x| x * x * x, |x| 3.0 * x * x);
+    /// y.backward();
+    /// assert_eq!((y.data(), x.grad()), (8.0, 12.0));
+    /// ```
+    #[must_use = "method returns a new Value and does not modify the original"]
+    pub fn custom(&self, name: &str, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Value {
+        let custom = CustomFn {
+            name: name.into(),
+            df,
+        };
+        Value::from_op(f(self.data()), Op::Custom(Rc::new(custom), self.clone()))
+    }
+
+    fn address(&self) -> usize {
+        Rc::as_ptr(&self.node) as usize
+    }
+}
+
+impl From<f64> for Value {
+    fn from(data: f64) -> Value {
+        Value::new(data)
+    }
+}
+
+impl fmt::Display for Value {
+    /// Prints like micrograd: `Value(data=2.0000, grad=0.0000)`; a precision given in
+    /// the format string replaces the default of 4 digits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = f.precision().unwrap_or(4);
+        write!(
+            f,
+            "Value(data={:.p$}, grad={:.p$})",
+            self.data(),
+            self.grad()
+        )
+    }
+}
+
+impl fmt::Debug for Value {
+    /// Summarises this one node (never the graph behind it).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Value");
+        s.field("data", &self.data()).field("grad", &self.grad());
+        let op = self.op_name();
+        if !op.is_empty() {
+            s.field("op", &op);
+        }
+        if let Some(label) = self.label() {
+            s.field("label", &label);
+        }
+        s.finish()
+    }
+}
+
+impl Drop for Node {
+    /// Frees the graph behind this node without recursion.
+    ///
+    /// The default drop would recurse once per node of a chain and overflow the stack
+    /// on a long one. Instead, operands that this node alone keeps alive are moved onto
+    /// a heap stack, emptied of their own operands, and freed one by one.
+    fn drop(&mut self) {
+        if self.mark.is_labelled() {
+            let key = self as *const Node as usize;
+            // The labels table may already be gone when a thread exits.
+            let _ = LABELS.try_with(|l| l.borrow_mut().remove(&key));
+        }
+        let mut pending = Vec::new();
+        take_unique_operands(&mut self.op, &mut pending);
+        while let Some(node) = pending.pop() {
+            if let Some(mut node) = Rc::into_inner(node) {
+                take_unique_operands(&mut node.op, &mut pending);
+                // `node` drops here with no operands left, so this does not recurse.
+            }
+        }
+    }
+}
+
+/// Moves the operands of `op` that are not shared elsewhere onto `pending`, and leaves
+/// `op` a leaf. Shared operands are simply released.
+fn take_unique_operands(op: &mut Op, pending: &mut Vec<Rc<Node>>) {
+    if matches!(op, Op::Leaf) {
+        return;
+    }
+    let op = std::mem::replace(op, Op::Leaf);
+    let mut keep = |v: Value| {
+        if Rc::strong_count(&v.node) == 1 {
+            pending.push(v.node);
+        }
+    };
+    match op {
+        Op::Leaf => {}
+        Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => keep(x),
+        Op::Binary(_, [a, b]) => {
+            keep(a);
+            keep(b);
+        }
+        Op::Nary(_, xs) => xs.into_vec().into_iter().for_each(keep),
+    }
+}

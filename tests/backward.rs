@@ -1,0 +1,207 @@
+//! `backward()` semantics: accumulation, shared nodes, zero_grad, unusual graphs,
+//! determinism, linear cost and stack safety.
+
+mod common;
+
+use common::expr;
+use proptest::prelude::*;
+use scalargrad::Value;
+
+/// b = a + a, c = b + b: dc/da = 4 (two paths of weight 2).
+#[test]
+fn shared_node_receives_every_path() {
+    let a = Value::new(3.0);
+    let b = &a + &a;
+    let c = &b + &b;
+    c.backward();
+    assert_eq!(a.grad(), 4.0);
+    assert_eq!(b.grad(), 2.0);
+}
+
+/// a = 2, b = 3, c = a + b = 5, d = a·b = 6, y = (c + d) + c·d.
+/// dy/dc = 1 + d = 7, dy/dd = 1 + c = 6;
+/// dy/da = 7·1 + 6·b = 25, dy/db = 7·1 + 6·a = 19.
+#[test]
+fn diamond_graph() {
+    let a = Value::new(2.0);
+    let b = Value::new(3.0);
+    let c = &a + &b;
+    let d = &a * &b;
+    let y = (&c + &d) + &c * &d;
+    y.backward();
+    assert_eq!((a.grad(), b.grad()), (25.0, 19.0));
+    assert_eq!((c.grad(), d.grad()), (7.0, 6.0));
+}
+
+/// a·a: the same operand in both slots gets both contributions, 2a.
+#[test]
+fn square_by_self_multiplication() {
+    let a = Value::new(-1.5);
+    let y = &a * &a;
+    y.backward();
+    assert_eq!(a.grad(), -3.0);
+}
+
+proptest! {
+    /// k calls give exactly k times the one-call gradient on every node, intermediate
+    /// ones included (no adjoint leaks from one pass into the next).
+    #[test]
+    fn backward_k_times_gives_k_times_the_gradient(e in expr(30), k in 2..5u32) {
+        let (_, out) = e.build();
+        let nodes = out.nodes();
+        out.backward();
+        let once: Vec<f64> = nodes.iter().map(Value::grad).collect();
+        for _ in 1..k {
+            out.backward();
+        }
+        for (node, g) in nodes.iter().zip(&once) {
+            let expected = (1..k).fold(*g, |acc, _| acc + g);
+            prop_assert_eq!(node.grad().to_bits(), expected.to_bits(), "node {:?}", node);
+        }
+    }
+
+    /// Two independent builds and passes give bitwise-identical gradients.
+    #[test]
+    fn backward_is_deterministic(e in expr(40)) {
+        let (leaves1, out1) = e.build();
+        let (leaves2, out2) = e.build();
+        out1.backward();
+        out2.backward();
+        for (a, b) in leaves1.iter().zip(&leaves2) {
+            prop_assert_eq!(a.grad().to_bits(), b.grad().to_bits());
+        }
+    }
+
+    /// zero_grad resets every node; a following pass equals a first pass.
+    #[test]
+    fn zero_grad_resets_the_whole_graph(e in expr(30)) {
+        let (_, out) = e.build();
+        let nodes = out.nodes();
+        out.backward();
+        let first: Vec<u64> = nodes.iter().map(|n| n.grad().to_bits()).collect();
+        out.backward();
+        out.zero_grad();
+        prop_assert!(nodes.iter().all(|n| n.grad() == 0.0));
+        out.backward();
+        let again: Vec<u64> = nodes.iter().map(|n| n.grad().to_bits()).collect();
+        prop_assert_eq!(first, again);
+    }
+}
+
+#[test]
+fn backward_on_a_leaf_seeds_it_with_one() {
+    let x = Value::new(7.0);
+    x.backward();
+    x.backward();
+    assert_eq!(x.grad(), 2.0);
+}
+
+#[test]
+fn an_input_the_output_does_not_use_keeps_gradient_zero() {
+    let used = Value::new(1.0);
+    let unused = Value::new(2.0);
+    let _other = &unused * 3.0; // a graph of its own
+    let y = used.exp();
+    y.backward();
+    assert_eq!(unused.grad(), 0.0);
+    assert_eq!(used.grad(), 1f64.exp());
+}
+
+#[test]
+fn backward_from_an_intermediate_node_leaves_later_nodes_alone() {
+    let x = Value::new(2.0);
+    let mid = &x * 3.0;
+    let out = mid.tanh();
+    mid.backward();
+    assert_eq!(x.grad(), 3.0);
+    assert_eq!(out.grad(), 0.0);
+}
+
+/// 60 rounds of x = x·1 + x: 2⁶⁰ paths from the output to the input, but only 180
+/// nodes. A walk that followed paths would never finish; a topological walk is instant.
+#[test]
+fn exponentially_many_paths_cost_linear_time() {
+    let x0 = Value::new(1.0);
+    let mut x = x0.clone();
+    for _ in 0..60 {
+        x = &x * 1.0 + &x;
+    }
+    x.backward();
+    assert_eq!(x.data(), 2f64.powi(60));
+    assert_eq!(x0.grad(), 2f64.powi(60));
+    assert_eq!(x.nodes().len(), 1 + 60 * 3);
+}
+
+#[test]
+fn a_hundred_thousand_term_sum() {
+    let terms: Vec<Value> = (0..100_000).map(|i| Value::new(f64::from(i))).collect();
+    let fused = Value::sum(&terms);
+    let chained = terms.iter().fold(Value::new(0.0), |acc, t| acc + t);
+    fused.backward();
+    chained.backward();
+    assert_eq!(fused.data(), 4_999_950_000.0);
+    assert_eq!(chained.data(), 4_999_950_000.0);
+    assert!(terms.iter().all(|t| t.grad() == 2.0));
+    assert_eq!(fused.nodes().len(), 100_001);
+}
+
+/// Runs `f` on a thread whose whole stack is `bytes`, failing if it overflows.
+fn on_small_stack(bytes: usize, f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(bytes)
+        .spawn(f)
+        .expect("spawn a thread")
+        .join()
+        .expect("no stack overflow or panic on a small stack");
+}
+
+/// A chain of a million nodes: backward, zero_grad, check_finite, nodes() and drop,
+/// all on a 256 KiB stack. Any recursion per node would overflow it.
+#[test]
+fn a_million_node_chain_on_a_small_stack() {
+    on_small_stack(256 * 1024, || {
+        let x0 = Value::new(0.5);
+        let mut x = x0.clone();
+        for _ in 0..1_000_000 {
+            x = (&x * 0.999_999 + 1e-6).relu();
+        }
+        x.backward();
+        assert!(x0.grad() > 0.0);
+        assert!(x.check_finite().is_ok());
+        x.zero_grad();
+        assert_eq!(x0.grad(), 0.0);
+        drop(x); // iterative drop of ~3 million nodes
+        assert_eq!(x0.data(), 0.5);
+    });
+}
+
+/// Dropping a long chain whose nodes are shared at intervals still frees it all.
+#[test]
+fn dropping_a_chain_with_shared_nodes_on_a_small_stack() {
+    on_small_stack(256 * 1024, || {
+        let mut kept = Vec::new();
+        let mut x = Value::new(1.0);
+        for i in 0..300_000 {
+            x = x.sin() + 1.0;
+            if i % 1000 == 0 {
+                kept.push(x.clone());
+            }
+        }
+        drop(x);
+        drop(kept);
+    });
+}
+
+#[test]
+fn fused_nodes_in_a_deep_chain_on_a_small_stack() {
+    on_small_stack(256 * 1024, || {
+        let w = Value::new(0.5);
+        let mut x = Value::new(1.0);
+        for _ in 0..200_000 {
+            x = Value::dot(&[x.clone(), w.clone()], &[w.clone(), Value::new(0.0)]);
+            x = Value::sum(&[x, Value::new(0.5)]);
+        }
+        x.backward();
+        assert!(w.grad().is_finite());
+    });
+}
