@@ -5,6 +5,7 @@ mod common;
 
 use common::assert_close;
 use rand::{rngs::StdRng, SeedableRng};
+use scalargrad::check::{gradcheck, Options};
 use scalargrad::data::{self, Dataset};
 use scalargrad::nn::loss::{
     accuracy, binary_cross_entropy_with_logits, class_accuracy, hinge, l2, mse,
@@ -136,6 +137,32 @@ fn model_loss_gradient_matches_finite_differences() {
         );
     }
     model.set_parameter_values(&params).unwrap();
+}
+
+/// The same loss through `gradcheck`, with the model as a function of its parameters.
+#[test]
+fn model_loss_passes_gradcheck() {
+    let model = Mlp::builder(2, &[5, 4, 1])
+        .hidden(Activation::Tanh)
+        .build(&mut rng(13));
+    let train = data::moons(8, 0.1, &mut rng(14));
+    let labels = train.signed_targets();
+    let loss = |p: &[Value]| {
+        let m = model.with_parameters(p).expect("one value per parameter");
+        let scores: Vec<Value> = train
+            .inputs
+            .iter()
+            .map(|x| m.forward_data(x).remove(0))
+            .collect();
+        binary_cross_entropy_with_logits(&scores, &train.targets)
+            + l2(p, 1e-3)
+            + mse(&scores, &labels)
+    };
+    let report =
+        gradcheck(loss, &model.parameter_values(), &Options::default()).expect("gradients agree");
+    assert_eq!(report.inputs.len(), model.num_parameters());
+    let err = model.with_parameters(&[Value::new(0.0)]).unwrap_err();
+    assert_eq!((err.expected, err.got), (model.num_parameters(), 1));
 }
 
 /// The moons demo with its documented seed: 100% train accuracy within 100 steps.

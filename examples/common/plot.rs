@@ -157,3 +157,54 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
         (lo - 1.0, hi + 1.0)
     }
 }
+
+/// A regression picture: data as dots and one or more curves as lines.
+pub fn fit_chart(
+    path: &Path,
+    title: &str,
+    data: &[(f64, f64)],
+    curves: &[Series],
+) -> Result<(), Box<dyn Error>> {
+    let all = data
+        .iter()
+        .chain(curves.iter().flat_map(|s| s.points.iter()))
+        .copied();
+    let (x_min, x_max) = bounds(all.clone().map(|p| p.0));
+    let (y_min, y_max) = bounds(all.map(|p| p.1));
+    let pad = 0.05 * (y_max - y_min);
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x_min..x_max, (y_min - pad)..(y_max + pad))?;
+    chart.configure_mesh().x_desc("x").y_desc("y").draw()?;
+    chart
+        .draw_series(
+            data.iter()
+                .map(|&p| Circle::new(p, 3, RGBColor(120, 120, 120).filled())),
+        )?
+        .label("data")
+        .legend(|(x, y)| Circle::new((x + 10, y), 3, RGBColor(120, 120, 120).filled()));
+    for (i, s) in curves.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(s.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

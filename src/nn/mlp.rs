@@ -4,7 +4,7 @@ use std::fmt;
 
 use rand::Rng;
 
-use super::{Activation, Init, Module};
+use super::{Activation, Init, Module, ParameterCountError};
 use crate::value::Value;
 
 /// One neuron: `activation(w·x + b)`.
@@ -356,6 +356,63 @@ impl Mlp {
             act = layer.predict(&act);
         }
         act
+    }
+
+    /// A model of the same shape and activations whose parameters are `params`
+    /// (shared, not copied), in [`Module::parameters`] order.
+    ///
+    /// This makes a model a function of its parameters, for tools that supply their
+    /// own inputs, such as [`crate::check::gradcheck`]:
+    ///
+    /// ```
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// use scalargrad::check::{gradcheck, Options};
+    /// use scalargrad::nn::{Mlp, Module};
+    ///
+    /// let model = Mlp::new(2, &[3, 1], &mut StdRng::seed_from_u64(0));
+    /// let loss = |p: &[scalargrad::Value]| {
+    ///     let m = model.with_parameters(p).expect("one value per parameter");
+    ///     m.forward_data(&[0.5, -1.0])[0].tanh()
+    /// };
+    /// assert!(gradcheck(loss, &model.parameter_values(), &Options::default()).is_ok());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ParameterCountError`] if `params` does not have one value per parameter.
+    pub fn with_parameters(&self, params: &[Value]) -> Result<Mlp, ParameterCountError> {
+        let expected = self.num_parameters();
+        if params.len() != expected {
+            return Err(ParameterCountError {
+                expected,
+                got: params.len(),
+            });
+        }
+        let mut next = params.iter().cloned();
+        let mut take = |n: usize| -> Vec<Value> { next.by_ref().take(n).collect() };
+        let layers = self
+            .layers
+            .iter()
+            .map(|layer| Layer {
+                neurons: layer
+                    .neurons
+                    .iter()
+                    .map(|n| {
+                        let weights = take(n.weights.len());
+                        let bias = take(1).remove(0);
+                        Neuron {
+                            weights,
+                            bias,
+                            activation: n.activation,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Mlp {
+            nin: self.nin,
+            layers,
+        })
     }
 
     /// The layers, input side first.
