@@ -50,6 +50,9 @@
 //!   [`Value::backward`], [`Value::zero_grad`], [`Value::check_finite`] and
 //!   [`Value::to_dot`].
 //! - [`check`]: gradient checking by finite differences.
+//! - [`nn`]: neurons, layers and MLPs, losses, optimizers, schedules, initialisers and
+//!   saving/loading models.
+//! - [`data`]: seeded toy data sets (moons, circles, XOR, spirals, sine).
 //!
 //! ## Non-finite numbers
 //!
@@ -64,8 +67,10 @@ mod anomaly;
 mod arith;
 mod backward;
 pub mod check;
+pub mod data;
 mod dot;
 mod math;
+pub mod nn;
 mod op;
 mod reduce;
 mod value;

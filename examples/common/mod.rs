@@ -1,6 +1,8 @@
 //! Helpers shared by the examples: command-line parsing and the output folder.
 #![allow(dead_code)] // each example uses its own subset
 
+pub mod plot;
+
 use std::path::PathBuf;
 
 /// The folder an example writes its files to: `--out DIR` if given, else
@@ -43,4 +45,37 @@ pub fn run(
 /// The error for an argument an example does not know.
 pub fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
     format!("{}\n\n{usage}", arg.unexpected()).into()
+}
+
+/// Parses a flag's value, naming the flag in the error.
+pub fn parse_value<T: std::str::FromStr>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+) -> Result<T, Box<dyn std::error::Error>>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = parser.value()?;
+    let text = raw.to_string_lossy();
+    text.parse::<T>()
+        .map_err(|e| format!("invalid value '{text}' for --{flag}: {e}").into())
+}
+
+/// Parses a comma-separated list such as `16,16`.
+pub fn parse_list<T: std::str::FromStr>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+) -> Result<Vec<T>, Box<dyn std::error::Error>>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = parser.value()?;
+    let text = raw.to_string_lossy();
+    text.split(',')
+        .map(|item| {
+            item.trim()
+                .parse::<T>()
+                .map_err(|e| format!("invalid item '{item}' in --{flag} {text}: {e}").into())
+        })
+        .collect()
 }
