@@ -9,18 +9,30 @@ mod workloads;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use scalargrad::nn::Module;
 use workloads::*;
 
 /// W1: one training step of micrograd's moons demo. The step updates the parameters,
 /// so each iteration gets fresh ones from the untimed setup.
 fn moons_step(c: &mut Criterion) {
-    let mut group = c.benchmark_group("W1 moons-step scalar");
+    let mut group = c.benchmark_group("W1 moons-step");
     let data = w1_data();
     let init = init_params(PARAM_SEED);
-    group.bench_function("engine", |b| {
+    group.bench_function("engine, scalar graph", |b| {
         b.iter_batched(
             || engine_params(&init),
             |params| black_box(engine_step(&params, &data, LEARNING_RATE)),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("nn (Mlp, fused nodes)", |b| {
+        b.iter_batched(
+            || {
+                let model = nn_model(&init);
+                let params = model.parameters();
+                (model, params)
+            },
+            |(model, params)| black_box(nn_step(&model, &params, &data, LEARNING_RATE)),
             BatchSize::SmallInput,
         );
     });

@@ -137,6 +137,16 @@ fn w1_engine() -> Box<dyn FnMut()> {
     })
 }
 
+/// W1 "nn" state: the crate's `Mlp` with the same initial parameters.
+fn w1_nn() -> Box<dyn FnMut()> {
+    let data = w1_data();
+    let model = nn_model(&init_params(PARAM_SEED));
+    let params = scalargrad::nn::Module::parameters(&model);
+    Box::new(move || {
+        black_box(nn_step(&model, &params, &data, LEARNING_RATE));
+    })
+}
+
 fn w1_tape() -> Box<dyn FnMut()> {
     let data = w1_data();
     let mut params = init_params(PARAM_SEED);
@@ -179,6 +189,7 @@ fn rows() -> Vec<Row> {
         row("W1 moons-step, scalar", "analytic", 0, w1_analytic, || {
             w1_analytic()()
         }),
+        row("W1 moons-step, nn", "engine (Mlp)", 0, w1_nn, || w1_nn()()),
         row(
             "W2 relu chain 10^6",
             "engine",
@@ -273,11 +284,14 @@ fn rows() -> Vec<Row> {
     ]
 }
 
-/// The tape row a workload's ratio is taken against: its own, or for `Value::dot` the
-/// tape's repeated `+` (the same sum; a flat tape has no fused node).
+/// The tape row a workload's ratio is taken against: its own; for `Value::dot` the
+/// tape's repeated `+`, and for W1 "nn" the tape's scalar step (the same sums; a flat
+/// tape has no fused node).
 fn tape_of(workload: &str) -> &str {
     if workload.starts_with("W3") {
         "W3 sum 200k, repeated +"
+    } else if workload.starts_with("W1") {
+        "W1 moons-step, scalar"
     } else {
         workload
     }
@@ -406,7 +420,7 @@ fn bench() -> Result<(), Box<dyn Error>> {
 
     // 1. The baselines must compute what the engine computes, or the race means nothing.
     check_baselines()?;
-    println!("baselines agree with the engine (loss, gradients, parameters) to 1e-9");
+    println!("tape, analytic and nn agree with the engine (loss, gradients, parameters) to 1e-9");
 
     // 2. Memory: one run of each contender on a fresh thread, counting every byte.
     let mut rows = rows();

@@ -1,4 +1,12 @@
-//! [`Value`]: a handle to one node of the computation graph.
+//! [`Value`]: a handle to one node of the computation graph, and where nodes come
+//! from and go to.
+//!
+//! A node is one `Rc` allocation of 64 bytes, reference counts included. Allocating
+//! and freeing them costs more than anything else a node does, so nodes are recycled:
+//! when the last handle to a node goes, the node is emptied (without recursion, through
+//! a heap stack) and kept in a per-thread [`Pool`] that new nodes are taken from. The
+//! pool holds ordinary uniquely owned `Value`s, reused through `Rc::get_mut`; no
+//! `unsafe` is involved.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

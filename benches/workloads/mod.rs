@@ -7,7 +7,10 @@
 //!
 //! - **W1 moons-step**: one training step of micrograd's demo: 100 two-moons points,
 //!   an MLP 2-16-16-1 (ReLU hidden, linear output, 337 parameters), loss
-//!   `mean(relu(1 − y·score)) + 1e-4·Σp²`, backward, SGD update.
+//!   `mean(relu(1 − y·score)) + 1e-4·Σp²`, backward, SGD update. Variant "scalar" is
+//!   the graph micrograd builds (one node per scalar `+`/`*`); variant "nn" is the
+//!   crate's own [`Mlp`] with its fused neuron (`Value::dot`) and loss nodes, on the
+//!   same data and the same initial parameters.
 //! - **W2 deep chain**: `x = relu(x·0.999999 + 1e-6)` repeated N times (and the same with
 //!   `tanh`), backward, drop.
 //! - **W3 wide sum**: `a₀·b₀ + a₁·b₁ + …` by repeated `+` over N terms (and with
@@ -21,6 +24,8 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use scalargrad::nn::loss::{hinge, l2};
+use scalargrad::nn::{Mlp, Module};
 use scalargrad::Value;
 
 /// The seed of the moons data.
@@ -247,6 +252,43 @@ pub fn wide_sum<B: Builder>(g: &mut B, terms: usize) -> (B::Var, B::Var) {
 // ---------------------------------------------------------------------------------------
 // The engine's side of each workload.
 // ---------------------------------------------------------------------------------------
+
+/// The W1 MLP as the crate's [`Mlp`], with parameters `init` (micrograd's order).
+pub fn nn_model(init: &[f64]) -> Mlp {
+    let shape = Mlp::new(2, &LAYERS, &mut StdRng::seed_from_u64(0));
+    shape
+        .with_parameters(&engine_params(init))
+        .expect("337 parameters")
+}
+
+/// W1 "nn": the same step with the crate's [`Mlp`] and losses (`hinge` + `l2`), whose
+/// neurons and penalty are fused `Value::dot` nodes. Returns the loss.
+pub fn nn_step(model: &Mlp, params: &[Value], data: &Moons, lr: f64) -> f64 {
+    model.zero_grad();
+    let scores: Vec<Value> = data
+        .x
+        .iter()
+        .map(|x| model.forward_data(x)[0].clone())
+        .collect();
+    let loss = hinge(&scores, &data.y) + l2(params, ALPHA);
+    loss.backward();
+    for p in params {
+        p.set_data(p.data() - lr * p.grad());
+    }
+    loss.data()
+}
+
+/// One nn step from `init`.
+pub fn nn_result(init: &[f64], data: &Moons) -> StepResult {
+    let model = nn_model(init);
+    let params = model.parameters();
+    let loss = nn_step(&model, &params, data, LEARNING_RATE);
+    StepResult {
+        loss,
+        grads: params.iter().map(Value::grad).collect(),
+        params: params.iter().map(Value::data).collect(),
+    }
+}
 
 /// W1 with the engine: zero the gradients, build the loss, backward, SGD update, drop
 /// the graph. Returns the loss.
@@ -622,7 +664,7 @@ pub fn agree(name: &str, got: &StepResult, want: &StepResult, tol: f64) -> Resul
     Ok(())
 }
 
-/// Checks that the tape and the analytic step agree with the engine on W1 (loss,
+/// Checks that the tape, the analytic step and the nn model agree with the engine on W1 (loss,
 /// gradients, updated parameters) to relative 1e-9, and that the W2 and W3 baselines
 /// agree with the engine on a shorter run of each.
 pub fn check_baselines() -> Result<(), String> {
@@ -631,6 +673,7 @@ pub fn check_baselines() -> Result<(), String> {
     let engine = engine_result(&init, &data);
     agree("tape", &tape_result(&init, &data), &engine, 1e-9)?;
     agree("analytic", &analytic_result(&init, &data), &engine, 1e-9)?;
+    agree("nn", &nn_result(&init, &data), &engine, 1e-9)?;
     for (name, e, t) in [
         (
             "W2 relu",
