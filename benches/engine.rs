@@ -1,71 +1,100 @@
-//! Engine benchmarks: graph build + backward + drop on a deep chain and a wide sum.
+//! The benchmark workloads (see `workloads/mod.rs`), each run by the engine beside a
+//! hand-written flat tape and, for the MLP step, a hand-derived forward/backward.
 //!
-//! Run with `cargo bench --bench engine`.
+//! Run with `cargo bench --bench engine`; `cargo run --release --example bench` runs
+//! the same workloads and prints them as one table with ratios to the tape.
+
+mod workloads;
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use scalargrad::Value;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use scalargrad::nn::Module;
+use workloads::*;
 
-const CHAIN: usize = 1_000_000;
-const TERMS: usize = 200_000;
+/// W1: one training step of micrograd's moons demo. The step updates the parameters,
+/// so each iteration gets fresh ones from the untimed setup.
+fn moons_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("W1 moons-step");
+    let data = w1_data();
+    let init = init_params(PARAM_SEED);
+    group.bench_function("engine, scalar graph", |b| {
+        b.iter_batched(
+            || engine_params(&init),
+            |params| black_box(engine_step(&params, &data, LEARNING_RATE)),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("nn (Mlp, fused nodes)", |b| {
+        b.iter_batched(
+            || {
+                let model = nn_model(&init);
+                let params = model.parameters();
+                (model, params)
+            },
+            |(model, params)| black_box(nn_step(&model, &params, &data, LEARNING_RATE)),
+            BatchSize::SmallInput,
+        );
+    });
+    let mut tape = Tape::new();
+    group.bench_function("tape", |b| {
+        b.iter_batched(
+            || init.clone(),
+            |mut params| black_box(tape_step(&mut tape, &mut params, &data, LEARNING_RATE)),
+            BatchSize::SmallInput,
+        );
+    });
+    let mut scratch = Analytic::default();
+    group.bench_function("analytic", |b| {
+        b.iter_batched(
+            || init.clone(),
+            |mut params| {
+                black_box(analytic_step(
+                    &mut scratch,
+                    &mut params,
+                    &data,
+                    LEARNING_RATE,
+                ))
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
 
-/// x = relu(x·0.999999 + 1e-6), a million times: three nodes per step.
+/// W2: build a 10⁶-step chain, backward, drop; with relu and with tanh.
 fn deep_chain(c: &mut Criterion) {
-    let mut group = c.benchmark_group("chain");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(CHAIN as u64));
-    group.bench_function("relu 1e6: build + backward + drop", |b| {
-        b.iter(|| {
-            let x0 = Value::new(0.5);
-            let mut x = x0.clone();
-            for _ in 0..CHAIN {
-                x = (&x * 0.999_999 + 1e-6).relu();
-            }
-            x.backward();
-            black_box(x0.grad())
+    for (name, tanh) in [("relu", false), ("tanh", true)] {
+        let mut group = c.benchmark_group(format!("W2 {name} chain 1e6"));
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(CHAIN_STEPS as u64));
+        group.bench_function("engine", |b| {
+            b.iter(|| black_box(engine_chain(CHAIN_STEPS, tanh)));
         });
-    });
-    group.finish();
+        group.bench_function("tape", |b| {
+            b.iter(|| black_box(tape_chain(CHAIN_STEPS, tanh)));
+        });
+        group.finish();
+    }
 }
 
-/// Σ aᵢ·bᵢ over 200,000 terms: by repeated `+`, with `Value::sum`, and with
-/// `Value::dot` (one node).
+/// W3: Σ aᵢ·bᵢ over 200,000 fresh leaf pairs, built, differentiated and dropped; by
+/// repeated `+` (engine and tape) and as one `Value::dot` node.
 fn wide_sum(c: &mut Criterion) {
-    let mut group = c.benchmark_group("sum");
+    let mut group = c.benchmark_group("W3 sum 200k");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(TERMS as u64));
-    let a: Vec<Value> = (0..TERMS).map(|i| Value::new(i as f64 * 1e-3)).collect();
-    let b: Vec<Value> = (0..TERMS)
-        .map(|i| Value::new(1.0 - i as f64 * 1e-6))
-        .collect();
-    group.bench_function("200k: repeated +", |bench| {
-        bench.iter(|| {
-            let mut s = &a[0] * &b[0];
-            for (x, y) in a.iter().zip(&b).skip(1) {
-                s += x * y;
-            }
-            s.backward();
-            black_box(s.data())
-        });
+    group.throughput(Throughput::Elements(SUM_TERMS as u64));
+    group.bench_function("engine, repeated +", |b| {
+        b.iter(|| black_box(engine_sum(SUM_TERMS)));
     });
-    group.bench_function("200k: Value::sum of products", |bench| {
-        bench.iter(|| {
-            let products: Vec<Value> = a.iter().zip(&b).map(|(x, y)| x * y).collect();
-            let s = Value::sum(&products);
-            s.backward();
-            black_box(s.data())
-        });
+    group.bench_function("tape, repeated +", |b| {
+        b.iter(|| black_box(tape_sum(SUM_TERMS)));
     });
-    group.bench_function("200k: Value::dot", |bench| {
-        bench.iter(|| {
-            let s = Value::dot(&a, &b);
-            s.backward();
-            black_box(s.data())
-        });
+    group.bench_function("engine, Value::dot", |b| {
+        b.iter(|| black_box(engine_dot(SUM_TERMS)));
     });
     group.finish();
 }
 
-criterion_group!(benches, deep_chain, wide_sum);
+criterion_group!(benches, moons_step, deep_chain, wide_sum);
 criterion_main!(benches);

@@ -3,31 +3,109 @@
 //! Nothing here recurses: the graph is walked with an explicit stack, so a chain of
 //! millions of nodes needs no more call stack than a chain of three.
 
-use crate::value::{next_pass, Value};
+use crate::op::Op;
+use crate::value::{next_pass, Node, Value, Visit};
 
-/// Every node reachable from `root`, operands before the nodes made from them
-/// (`root` comes last).
+/// Calls `emit` on every node reachable from `root`, operands before the nodes made
+/// from them (`root` comes last).
 ///
-/// An iterative depth-first search: each stack entry is a node and the index of the
-/// next operand to look at; a node is emitted once all its operands have been. The
-/// order depends only on the graph's shape, so repeated passes are bitwise identical.
-pub(crate) fn topological_order(root: &Value) -> Vec<&Value> {
+/// An iterative depth-first search over a stack of plain node references, with each
+/// node's standing kept in its [`Mark`](crate::value::Mark): a node popped as `New` is
+/// opened (pushed back, with its unvisited operands above it); popped again as `Open`,
+/// everything above it is finished, so it is emitted and marked `Done`; a stale
+/// duplicate popped as `Done` is skipped. A leaf operand has nothing to wait for, so it
+/// is emitted at once instead of pushed. The operands are pushed first to last, so the
+/// last is explored first: in the usual accumulator chain (`s = s + t`,
+/// `x = f(x) · c`) the short operand is finished at once and the stack holds about one
+/// entry per level of the long one.
+///
+/// The order depends only on the graph's shape, so repeated passes are bitwise
+/// identical. The stack's memory is reused from one traversal to the next (see
+/// [`scratch`]).
+pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Value)) {
     let pass = next_pass();
-    let mut order = Vec::new();
-    let mut stack: Vec<(&Value, usize)> = Vec::new();
-    root.node.mark.visit(pass);
-    stack.push((root, 0));
-    while let Some((value, next)) = stack.last_mut() {
-        if let Some(operand) = value.node.op.operands().get(*next) {
-            *next += 1;
-            if operand.node.mark.visit(pass) {
-                stack.push((operand, 0));
+    let mut stack: Vec<&'a Value> = scratch::take();
+    stack.push(root);
+    while let Some(value) = stack.pop() {
+        let mark = &value.node.mark;
+        match mark.state(pass) {
+            Visit::Done => {}
+            Visit::Open => {
+                mark.set(pass, Visit::Done);
+                emit(value);
             }
-        } else {
-            order.push(*value);
-            stack.pop();
+            Visit::New => {
+                mark.set(pass, Visit::Open);
+                stack.push(value);
+                for operand in value.node.op.operands() {
+                    let mark = &operand.node.mark;
+                    // An operand cannot be `Open`: that would make a cycle.
+                    if mark.state(pass) != Visit::New {
+                        continue;
+                    }
+                    if let Op::Leaf = operand.node.op {
+                        mark.set(pass, Visit::Done);
+                        emit(operand);
+                    } else {
+                        stack.push(operand);
+                    }
+                }
+            }
         }
     }
+    scratch::give_back(stack);
+}
+
+/// Traversal buffers kept from one pass to the next, per thread.
+///
+/// A training loop orders a graph of the same size at every step; keeping the
+/// buffers spares the allocation, the page faults of fresh memory, and the copying of
+/// a growing vector. A buffer holds references into one particular graph, so what is
+/// kept between passes is only its allocation: an empty `Vec` of a placeholder type
+/// with the same size and alignment, converted to and from the buffer's type by an
+/// in-place `collect` (which reuses the allocation when the layouts match).
+mod scratch {
+    use std::cell::RefCell;
+
+    /// The placeholder element: 8 bytes, aligned to 8, like `&T`.
+    type Slot = u64;
+
+    /// Buffers larger than this many elements (4 MiB) are freed rather than kept.
+    const MAX_KEPT: usize = 1 << 19;
+
+    thread_local! {
+        static SPARE: RefCell<Vec<Vec<Slot>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// An empty buffer, with the capacity of one kept earlier if there is one.
+    pub(crate) fn take<T>() -> Vec<T> {
+        let spare = SPARE
+            .try_with(|s| s.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        // `spare` is empty: the closure never runs; the allocation carries over.
+        spare.into_iter().map(|_| unreachable!()).collect()
+    }
+
+    /// Keeps the allocation of `buffer` (emptied) for a later [`take`].
+    pub(crate) fn give_back<T>(mut buffer: Vec<T>) {
+        buffer.clear();
+        if buffer.capacity() > MAX_KEPT {
+            return;
+        }
+        let spare: Vec<Slot> = buffer.into_iter().map(|_| unreachable!()).collect();
+        if spare.capacity() > 0 {
+            let _ = SPARE.try_with(|s| s.borrow_mut().push(spare));
+        }
+    }
+}
+
+/// Every node reachable from `root`, operands before the nodes made from them
+/// (`root` comes last); see [`visit_postorder`].
+pub(crate) fn topological_order(root: &Value) -> Vec<&Value> {
+    let mut order = Vec::new();
+    visit_postorder(root, |v| order.push(v));
     order
 }
 
@@ -51,20 +129,31 @@ impl Value {
     /// assert_eq!(a.grad(), 8.0);
     /// ```
     pub fn backward(&self) {
-        let order = topological_order(self);
-        // Park each node's accumulated gradient, so its `grad` cell can hold this
-        // pass's adjoint starting from 0.
-        let saved: Vec<f64> = order.iter().map(|v| v.node.grad.replace(0.0)).collect();
+        // 1. Order the graph. A node that already holds a gradient (from earlier
+        //    passes) has it parked aside, so that its `grad` cell can hold this pass's
+        //    adjoint starting from 0; most nodes hold none, and need no parking.
+        let mut order: Vec<&Node> = scratch::take();
+        let mut parked: Vec<(&Node, f64)> = Vec::new();
+        visit_postorder(self, |v| {
+            let grad = v.node.grad.get();
+            if grad != 0.0 {
+                parked.push((&v.node, grad));
+                v.node.grad.set(0.0);
+            }
+            order.push(&v.node);
+        });
         self.node.grad.set(1.0);
-        // The chain rule, outputs first: when a node is reached, every node that uses
-        // it has already added its share to the node's adjoint.
-        for value in order.iter().rev() {
-            let node = &value.node;
+        // 2. The chain rule, outputs first: when a node is reached, every node that uses
+        //    it has already added its share, so its adjoint is complete.
+        for node in order.iter().rev() {
             node.op.propagate(node.data.get(), node.grad.get());
         }
-        for (value, before) in order.iter().zip(saved) {
-            value.node.grad.set(before + value.node.grad.get());
+        // 3. Each adjoint is the node's gradient from this pass: add back what was
+        //    parked, so that k passes give k times the gradient.
+        for (node, before) in parked {
+            node.grad.set(before + node.grad.get());
         }
+        scratch::give_back(order);
     }
 
     /// Sets the gradient of every node reachable from `self` (itself included) to 0.
@@ -78,9 +167,7 @@ impl Value {
     /// assert_eq!((x.grad(), y.grad()), (0.0, 0.0));
     /// ```
     pub fn zero_grad(&self) {
-        for value in topological_order(self) {
-            value.node.grad.set(0.0);
-        }
+        visit_postorder(self, |v| v.node.grad.set(0.0));
     }
 
     /// Every node reachable from `self`, operands before results, `self` last.

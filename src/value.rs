@@ -1,4 +1,12 @@
-//! [`Value`]: a handle to one node of the computation graph.
+//! [`Value`]: a handle to one node of the computation graph, and where nodes come
+//! from and go to.
+//!
+//! A node is one `Rc` allocation of 64 bytes, reference counts included. Allocating
+//! and freeing them costs more than anything else a node does, so nodes are recycled:
+//! when the last handle to a node goes, the node is emptied (without recursion, through
+//! a heap stack) and kept in a per-thread [`Pool`] that new nodes are taken from. The
+//! pool holds ordinary uniquely owned `Value`s, reused through `Rc::get_mut`; no
+//! `unsafe` is involved.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -61,27 +69,51 @@ pub(crate) struct Node {
 
 const _: () = assert!(std::mem::size_of::<Node>() <= 48);
 
-/// The traversal stamp of a node (which pass last visited it) in the high 63 bits, and
-/// whether the node has a label in the low bit.
+/// Where a node stands in the current traversal, and whether it has a label, packed in
+/// one word: the pass that last reached it in the high 62 bits, whether that pass is
+/// done with it in bit 1, and the label flag in bit 0.
 ///
 /// A stamp rather than a visited set: marking and testing a node is one load and one
-/// store, with no hashing. Stamps come from a per-thread counter, which is enough
-/// because a graph never leaves its thread.
+/// store, with no hashing, and nothing needs resetting between passes. Stamps come from
+/// a per-thread counter, which is enough because a graph never leaves its thread.
 pub(crate) struct Mark(Cell<u64>);
+
+/// A node's standing in one traversal (see [`Mark`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Visit {
+    /// Not reached yet.
+    New,
+    /// Reached; its operands are being explored.
+    Open,
+    /// Finished: emitted in topological order.
+    Done,
+}
 
 impl Mark {
     const LABELLED: u64 = 1;
+    const DONE: u64 = 2;
 
     fn new() -> Mark {
         Mark(Cell::new(0))
     }
 
-    /// Records a visit in pass `pass`; returns `false` if the node was already visited.
-    pub(crate) fn visit(&self, pass: u64) -> bool {
-        let old = self.0.get();
-        let new = (pass << 1) | (old & Self::LABELLED);
-        self.0.set(new);
-        old != new
+    /// The node's standing in pass `pass`.
+    pub(crate) fn state(&self, pass: u64) -> Visit {
+        let m = self.0.get();
+        if m >> 2 != pass {
+            Visit::New
+        } else if m & Self::DONE == 0 {
+            Visit::Open
+        } else {
+            Visit::Done
+        }
+    }
+
+    /// Records that pass `pass` has reached the node (`Open`) or finished it (`Done`).
+    pub(crate) fn set(&self, pass: u64, state: Visit) {
+        let done = if state == Visit::Done { Self::DONE } else { 0 };
+        self.0
+            .set((pass << 2) | done | (self.0.get() & Self::LABELLED));
     }
 
     fn is_labelled(&self) -> bool {
@@ -90,6 +122,10 @@ impl Mark {
 
     fn set_labelled(&self) {
         self.0.set(self.0.get() | Self::LABELLED);
+    }
+
+    fn clear_labelled(&self) {
+        self.0.set(self.0.get() & !Self::LABELLED);
     }
 }
 
@@ -123,7 +159,23 @@ impl Value {
         Value::from_op(data, Op::Leaf)
     }
 
+    /// A new node: a recycled allocation from this thread's pool if there is one (see
+    /// [`Pool`]), else a fresh one.
     pub(crate) fn from_op(data: f64, op: Op) -> Value {
+        let recycled = POOL.try_with(|pool| pool.try_borrow_mut().ok()?.free.pop());
+        if let Ok(Some(mut value)) = recycled {
+            if let Some(node) = Rc::get_mut(&mut value.node) {
+                node.data.set(data);
+                node.grad.set(0.0);
+                node.mark = Mark::new();
+                // A pooled node is a leaf (its op was taken when it was released), so
+                // there is nothing to drop in what is replaced.
+                let leaf = std::mem::replace(&mut node.op, op);
+                debug_assert!(matches!(leaf, Op::Leaf));
+                std::mem::forget(leaf);
+                return value;
+            }
+        }
         Value {
             node: Rc::new(Node {
                 data: Cell::new(data),
@@ -299,48 +351,147 @@ impl fmt::Debug for Value {
     }
 }
 
-impl Drop for Node {
-    /// Frees the graph behind this node without recursion.
-    ///
-    /// The default drop would recurse once per node of a chain and overflow the stack
-    /// on a long one. Instead, operands that this node alone keeps alive are moved onto
-    /// a heap stack, emptied of their own operands, and freed one by one.
+// ---------------------------------------------------------------------------------------
+// Freeing nodes: a per-thread pool of allocations, and a drop that never recurses.
+// ---------------------------------------------------------------------------------------
+
+/// Node allocations kept for reuse, at most this many per thread (8 MiB).
+const POOL_CAPACITY: usize = 1 << 17;
+
+/// Recycled node allocations, per thread.
+///
+/// A graph is usually built, differentiated, dropped and built again (one training
+/// step after another), so the nodes one step frees are the nodes the next step needs.
+/// Handing them back to the system allocator and asking for them again costs more than
+/// everything else a node does, so a node whose last handle goes away is emptied
+/// (its operands released, its label removed) and kept here, for [`Value::from_op`]
+/// to fill again through `Rc::get_mut`. No `unsafe` is involved: a pooled node is an
+/// ordinary `Value` that nobody else holds.
+///
+/// Freeing is also where a long chain would recurse (each node's drop dropping its
+/// operands); releasing works through `pending`, a heap stack, instead.
+struct Pool {
+    /// Emptied nodes (leaf op, no label), each the only handle to its node.
+    free: Vec<Value>,
+    /// Nodes being released (each the only handle to its node): their operands are
+    /// still to be let go.
+    pending: Vec<Value>,
+    /// A node to put in place of the one taken out of a dying `Value` (which must hold
+    /// some node until its drop ends). Created on first use.
+    placeholder: Option<Rc<Node>>,
+}
+
+thread_local! {
+    static POOL: RefCell<Pool> = const {
+        RefCell::new(Pool {
+            free: Vec::new(),
+            pending: Vec::new(),
+            placeholder: None,
+        })
+    };
+}
+
+impl Drop for Value {
     fn drop(&mut self) {
-        if self.mark.is_labelled() {
-            let key = self as *const Node as usize;
-            // The labels table may already be gone when a thread exits.
-            let _ = LABELS.try_with(|l| l.borrow_mut().remove(&key));
-        }
-        let mut pending = Vec::new();
-        take_unique_operands(&mut self.op, &mut pending);
-        while let Some(node) = pending.pop() {
-            if let Some(mut node) = Rc::into_inner(node) {
-                take_unique_operands(&mut node.op, &mut pending);
-                // `node` drops here with no operands left, so this does not recurse.
-            }
+        // Only the last handle of a node has work to do.
+        if Rc::strong_count(&self.node) == 1 {
+            release(self);
         }
     }
 }
 
-/// Moves the operands of `op` that are not shared elsewhere onto `pending`, and leaves
-/// `op` a leaf. Shared operands are simply released.
-fn take_unique_operands(op: &mut Op, pending: &mut Vec<Rc<Node>>) {
-    if matches!(op, Op::Leaf) {
-        return;
+/// Frees the graph that only `value` keeps alive, into the pool, without recursion.
+///
+/// If the pool is unavailable (the thread is exiting, or the pool is mid-release) the
+/// node is simply dropped, and [`Node`]'s own drop takes over.
+#[cold]
+fn release(value: &mut Value) {
+    let _ = POOL.try_with(|pool| {
+        let Ok(mut pool) = pool.try_borrow_mut() else {
+            return;
+        };
+        let Pool {
+            free,
+            pending,
+            placeholder,
+        } = &mut *pool;
+        let placeholder = placeholder.get_or_insert_with(|| {
+            Rc::new(Node {
+                data: Cell::new(0.0),
+                grad: Cell::new(0.0),
+                op: Op::Leaf,
+                mark: Mark::new(),
+            })
+        });
+        let node = std::mem::replace(&mut value.node, placeholder.clone());
+        pending.push(Value { node });
+        // An operand whose last handle this is joins `pending`; any other is let go.
+        let keep = |x: Value, pending: &mut Vec<Value>| {
+            if Rc::strong_count(&x.node) == 1 {
+                pending.push(x);
+            }
+        };
+        while let Some(mut value) = pending.pop() {
+            let Some(node) = Rc::get_mut(&mut value.node) else {
+                continue; // not unique after all (cannot happen): an ordinary drop
+            };
+            if node.mark.is_labelled() {
+                forget_label(node);
+            }
+            match std::mem::replace(&mut node.op, Op::Leaf) {
+                Op::Leaf => {}
+                Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => keep(x, pending),
+                Op::Binary(_, [a, b]) => {
+                    // `a` goes before `b` is looked at, so `a * a` frees its operand.
+                    keep(a, pending);
+                    keep(b, pending);
+                }
+                Op::Nary(_, xs) => {
+                    for x in xs.into_vec() {
+                        keep(x, pending);
+                    }
+                }
+            }
+            if free.len() < POOL_CAPACITY {
+                free.push(value);
+            }
+            // Else `value` is freed here: its drop finds the pool busy, and the node,
+            // now a leaf, has nothing left to free.
+        }
+    });
+}
+
+fn forget_label(node: &Node) {
+    let key = node as *const Node as usize;
+    // The labels table may already be gone when a thread exits.
+    let _ = LABELS.try_with(|l| l.borrow_mut().remove(&key));
+    node.mark.clear_labelled();
+}
+
+impl Drop for Node {
+    /// Frees the graph behind this node without recursion, when the pool cannot (while
+    /// the thread exits). Nodes the pool has emptied have nothing left to free.
+    fn drop(&mut self) {
+        if self.mark.is_labelled() {
+            forget_label(self);
+        }
+        let mut pending = Vec::new();
+        take_operands(&mut self.op, &mut pending);
+        while let Some(mut value) = pending.pop() {
+            if let Some(node) = Rc::get_mut(&mut value.node) {
+                take_operands(&mut node.op, &mut pending);
+            }
+            // `value` drops here with no operands left, so this does not recurse.
+        }
     }
-    let op = std::mem::replace(op, Op::Leaf);
-    let mut keep = |v: Value| {
-        if Rc::strong_count(&v.node) == 1 {
-            pending.push(v.node);
-        }
-    };
-    match op {
+}
+
+/// Moves the operands of `op` onto `pending` and leaves `op` a leaf.
+fn take_operands(op: &mut Op, pending: &mut Vec<Value>) {
+    match std::mem::replace(op, Op::Leaf) {
         Op::Leaf => {}
-        Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => keep(x),
-        Op::Binary(_, [a, b]) => {
-            keep(a);
-            keep(b);
-        }
-        Op::Nary(_, xs) => xs.into_vec().into_iter().for_each(keep),
+        Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => pending.push(x),
+        Op::Binary(_, [a, b]) => pending.extend([a, b]),
+        Op::Nary(_, xs) => pending.extend(xs.into_vec()),
     }
 }

@@ -205,3 +205,22 @@ fn fused_nodes_in_a_deep_chain_on_a_small_stack() {
         assert!(w.grad().is_finite());
     });
 }
+
+/// Freed nodes are reused for new ones: a new node never inherits the data, gradient,
+/// label or operands of the node whose memory it takes.
+#[test]
+fn recycled_nodes_start_clean() {
+    for _ in 0..3 {
+        let a = Value::new(2.0).with_label("a");
+        let y = (&a * 3.0).with_label("y");
+        y.backward();
+        drop(y);
+        drop(a);
+        let fresh: Vec<Value> = (0..10).map(|i| Value::new(f64::from(i))).collect();
+        for (i, v) in fresh.iter().enumerate() {
+            assert_eq!((v.data(), v.grad()), (i as f64, 0.0));
+            assert_eq!(v.label(), None);
+            assert!(v.operands().is_empty());
+        }
+    }
+}

@@ -1,0 +1,712 @@
+//! The benchmark workloads, defined once and shared by every contender, and the two
+//! baselines the engine is measured against.
+//!
+//! Included with `#[path]` by the criterion bench (`benches/engine.rs`), the table
+//! printer (`examples/bench.rs`) and the agreement test (`tests/baselines.rs`), so all
+//! three run exactly the same code.
+//!
+//! - **W1 moons-step**: one training step of micrograd's demo: 100 two-moons points,
+//!   an MLP 2-16-16-1 (ReLU hidden, linear output, 337 parameters), loss
+//!   `mean(relu(1 − y·score)) + 1e-4·Σp²`, backward, SGD update. Variant "scalar" is
+//!   the graph micrograd builds (one node per scalar `+`/`*`); variant "nn" is the
+//!   crate's own [`Mlp`] with its fused neuron (`Value::dot`) and loss nodes, on the
+//!   same data and the same initial parameters.
+//! - **W2 deep chain**: `x = relu(x·0.999999 + 1e-6)` repeated N times (and the same with
+//!   `tanh`), backward, drop.
+//! - **W3 wide sum**: `a₀·b₀ + a₁·b₁ + …` by repeated `+` over N terms (and with
+//!   `Value::dot`), backward, drop.
+//!
+//! The scalar graphs are written once, generic over [`Builder`]: the engine builds them
+//! as `Value`s, the [`Tape`] as flat records. Both therefore record exactly the same
+//! graph, node for node, constants included (an `f64` operand is a constant leaf, as in
+//! micrograd).
+#![allow(dead_code)] // each includer uses its own subset
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use scalargrad::nn::loss::{hinge, l2};
+use scalargrad::nn::{Mlp, Module};
+use scalargrad::Value;
+
+/// The seed of the moons data.
+pub const DATA_SEED: u64 = 1337;
+/// The seed of the MLP's initial parameters.
+pub const PARAM_SEED: u64 = 42;
+/// Points in the W1 data set.
+pub const MOONS_POINTS: usize = 100;
+/// Standard deviation of the noise added to the moons.
+pub const MOONS_NOISE: f64 = 0.1;
+/// Layer sizes of the W1 MLP after its 2 inputs.
+pub const LAYERS: [usize; 3] = [16, 16, 1];
+/// Weight of the L2 penalty in the W1 loss.
+pub const ALPHA: f64 = 1e-4;
+/// SGD learning rate of the W1 step.
+pub const LEARNING_RATE: f64 = 0.1;
+/// Steps in the W2 chain.
+pub const CHAIN_STEPS: usize = 1_000_000;
+/// Terms in the W3 sum.
+pub const SUM_TERMS: usize = 200_000;
+
+// ---------------------------------------------------------------------------------------
+// Data and parameters.
+// ---------------------------------------------------------------------------------------
+
+/// Two interleaving half circles with labels ±1, as scikit-learn's `make_moons`.
+pub struct Moons {
+    /// The points.
+    pub x: Vec<[f64; 2]>,
+    /// Their labels, −1 (upper moon) or +1 (lower moon).
+    pub y: Vec<f64>,
+}
+
+/// `n` two-moons points with Gaussian noise of standard deviation `noise`, seeded.
+pub fn moons(n: usize, noise: f64, seed: u64) -> Moons {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let outer = n / 2;
+    let inner = n - outer;
+    let mut x = Vec::with_capacity(n);
+    let mut y = Vec::with_capacity(n);
+    let angle = |i: usize, count: usize| std::f64::consts::PI * i as f64 / (count - 1) as f64;
+    for i in 0..outer {
+        let t = angle(i, outer);
+        x.push([t.cos(), t.sin()]);
+        y.push(-1.0);
+    }
+    for i in 0..inner {
+        let t = angle(i, inner);
+        x.push([1.0 - t.cos(), 0.5 - t.sin()]);
+        y.push(1.0);
+    }
+    for p in &mut x {
+        p[0] += noise * normal(&mut rng);
+        p[1] += noise * normal(&mut rng);
+    }
+    Moons { x, y }
+}
+
+/// A standard normal sample (Box–Muller).
+fn normal(rng: &mut StdRng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// The W1 data set.
+pub fn w1_data() -> Moons {
+    moons(MOONS_POINTS, MOONS_NOISE, DATA_SEED)
+}
+
+/// Initial MLP parameters in micrograd's order (layer by layer, neuron by neuron, each
+/// neuron's weights then its bias): weights uniform in [−1, 1), biases 0.
+pub fn init_params(seed: u64) -> Vec<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut params = Vec::new();
+    let mut nin = 2;
+    for &nout in &LAYERS {
+        for _ in 0..nout {
+            params.extend((0..nin).map(|_| rng.random_range(-1.0..1.0)));
+            params.push(0.0);
+        }
+        nin = nout;
+    }
+    params
+}
+
+// ---------------------------------------------------------------------------------------
+// The scalar graphs, written once.
+// ---------------------------------------------------------------------------------------
+
+/// What a scalar graph is built from: leaves and the four ops the workloads use.
+pub trait Builder {
+    /// A handle to one node.
+    type Var: Clone;
+    /// A new leaf (input, parameter or constant).
+    fn leaf(&mut self, x: f64) -> Self::Var;
+    /// `a + b`.
+    fn add(&mut self, a: &Self::Var, b: &Self::Var) -> Self::Var;
+    /// `a · b`.
+    fn mul(&mut self, a: &Self::Var, b: &Self::Var) -> Self::Var;
+    /// `max(a, 0)`.
+    fn relu(&mut self, a: &Self::Var) -> Self::Var;
+    /// `tanh a`.
+    fn tanh(&mut self, a: &Self::Var) -> Self::Var;
+}
+
+/// The engine: every node is a `Value`. An `f64` operand becomes a constant leaf,
+/// exactly as `&Value ⊕ f64` does.
+pub struct Engine;
+
+impl Builder for Engine {
+    type Var = Value;
+    fn leaf(&mut self, x: f64) -> Value {
+        Value::new(x)
+    }
+    fn add(&mut self, a: &Value, b: &Value) -> Value {
+        a + b
+    }
+    fn mul(&mut self, a: &Value, b: &Value) -> Value {
+        a * b
+    }
+    fn relu(&mut self, a: &Value) -> Value {
+        a.relu()
+    }
+    fn tanh(&mut self, a: &Value) -> Value {
+        a.tanh()
+    }
+}
+
+/// The W1 loss micrograd builds, one node per scalar `+`/`*`:
+///
+/// - neuron: `b + w₀·x₀ + w₁·x₁ + …`, left to right, then ReLU except in the last layer;
+/// - per point: `relu(score · (−y) + 1)` (both `f64`s are constant leaves);
+/// - data loss: the per-point losses added left to right, times the constant `1/n`;
+/// - penalty: `p·p` per parameter added left to right, times the constant `α`;
+/// - loss = data loss + penalty.
+pub fn mlp_loss<B: Builder>(g: &mut B, params: &[B::Var], data: &Moons) -> B::Var {
+    let mut losses = Vec::with_capacity(data.x.len());
+    let mut layer_in = Vec::new();
+    let mut layer_out = Vec::new();
+    for (point, &label) in data.x.iter().zip(&data.y) {
+        layer_in.clear();
+        layer_in.extend(point.iter().map(|&x| g.leaf(x)));
+        let mut p = 0;
+        for (layer, &nout) in LAYERS.iter().enumerate() {
+            let hidden = layer + 1 < LAYERS.len();
+            let nin = layer_in.len();
+            layer_out.clear();
+            for _ in 0..nout {
+                let (w, b) = (&params[p..p + nin], &params[p + nin]);
+                let mut act = b.clone();
+                for (wi, xi) in w.iter().zip(&layer_in) {
+                    let term = g.mul(wi, xi);
+                    act = g.add(&act, &term);
+                }
+                layer_out.push(if hidden { g.relu(&act) } else { act });
+                p += nin + 1;
+            }
+            std::mem::swap(&mut layer_in, &mut layer_out);
+        }
+        let minus_y = g.leaf(-label);
+        let margin = g.mul(&layer_in[0], &minus_y);
+        let one = g.leaf(1.0);
+        let hinge = g.add(&margin, &one);
+        losses.push(g.relu(&hinge));
+    }
+    let data_loss = sum_left_to_right(g, &losses);
+    let inv_n = g.leaf(1.0 / losses.len() as f64);
+    let data_loss = g.mul(&data_loss, &inv_n);
+    let squares: Vec<B::Var> = params.iter().map(|p| g.mul(p, p)).collect();
+    let penalty = sum_left_to_right(g, &squares);
+    let alpha = g.leaf(ALPHA);
+    let penalty = g.mul(&penalty, &alpha);
+    g.add(&data_loss, &penalty)
+}
+
+fn sum_left_to_right<B: Builder>(g: &mut B, terms: &[B::Var]) -> B::Var {
+    let mut total = terms[0].clone();
+    for t in &terms[1..] {
+        total = g.add(&total, t);
+    }
+    total
+}
+
+/// W2: `x = act(x·0.999999 + 1e-6)` repeated `steps` times from `x₀ = 0.5`; returns
+/// (x₀, x). Five nodes per step: two constants, `*`, `+` and the activation.
+pub fn deep_chain<B: Builder>(g: &mut B, steps: usize, tanh: bool) -> (B::Var, B::Var) {
+    let x0 = g.leaf(0.5);
+    let mut x = x0.clone();
+    for _ in 0..steps {
+        let c = g.leaf(0.999_999);
+        let scaled = g.mul(&x, &c);
+        let d = g.leaf(1e-6);
+        let shifted = g.add(&scaled, &d);
+        x = if tanh {
+            g.tanh(&shifted)
+        } else {
+            g.relu(&shifted)
+        };
+    }
+    (x0, x)
+}
+
+/// The i-th pair of W3 factors.
+pub fn w3_factors(i: usize) -> (f64, f64) {
+    (i as f64 * 1e-3, 1.0 - i as f64 * 1e-6)
+}
+
+/// W3: `a₀·b₀ + a₁·b₁ + …` by repeated `+` over `terms` fresh leaf pairs; returns the
+/// first factor `a₀` and the sum. Four nodes per term (two leaves, `*`, `+`).
+pub fn wide_sum<B: Builder>(g: &mut B, terms: usize) -> (B::Var, B::Var) {
+    let (a0, b0) = w3_factors(0);
+    let (a0, b0) = (g.leaf(a0), g.leaf(b0));
+    let mut s = g.mul(&a0, &b0);
+    for i in 1..terms {
+        let (a, b) = w3_factors(i);
+        let (a, b) = (g.leaf(a), g.leaf(b));
+        let p = g.mul(&a, &b);
+        s = g.add(&s, &p);
+    }
+    (a0, s)
+}
+
+// ---------------------------------------------------------------------------------------
+// The engine's side of each workload.
+// ---------------------------------------------------------------------------------------
+
+/// The W1 MLP as the crate's [`Mlp`], with parameters `init` (micrograd's order).
+pub fn nn_model(init: &[f64]) -> Mlp {
+    let shape = Mlp::new(2, &LAYERS, &mut StdRng::seed_from_u64(0));
+    shape
+        .with_parameters(&engine_params(init))
+        .expect("337 parameters")
+}
+
+/// W1 "nn": the same step with the crate's [`Mlp`] and losses (`hinge` + `l2`), whose
+/// neurons and penalty are fused `Value::dot` nodes. Returns the loss.
+pub fn nn_step(model: &Mlp, params: &[Value], data: &Moons, lr: f64) -> f64 {
+    model.zero_grad();
+    let scores: Vec<Value> = data
+        .x
+        .iter()
+        .map(|x| model.forward_data(x)[0].clone())
+        .collect();
+    let loss = hinge(&scores, &data.y) + l2(params, ALPHA);
+    loss.backward();
+    for p in params {
+        p.set_data(p.data() - lr * p.grad());
+    }
+    loss.data()
+}
+
+/// One nn step from `init`.
+pub fn nn_result(init: &[f64], data: &Moons) -> StepResult {
+    let model = nn_model(init);
+    let params = model.parameters();
+    let loss = nn_step(&model, &params, data, LEARNING_RATE);
+    StepResult {
+        loss,
+        grads: params.iter().map(Value::grad).collect(),
+        params: params.iter().map(Value::data).collect(),
+    }
+}
+
+/// W1 with the engine: zero the gradients, build the loss, backward, SGD update, drop
+/// the graph. Returns the loss.
+pub fn engine_step(params: &[Value], data: &Moons, lr: f64) -> f64 {
+    for p in params {
+        p.set_grad(0.0);
+    }
+    let loss = mlp_loss(&mut Engine, params, data);
+    loss.backward();
+    for p in params {
+        p.set_data(p.data() - lr * p.grad());
+    }
+    loss.data()
+}
+
+/// The W1 parameters as engine leaves.
+pub fn engine_params(init: &[f64]) -> Vec<Value> {
+    init.iter().map(|&p| Value::new(p)).collect()
+}
+
+/// W2 with the engine: build, backward, drop. Returns dx/dx₀.
+pub fn engine_chain(steps: usize, tanh: bool) -> f64 {
+    let (x0, x) = deep_chain(&mut Engine, steps, tanh);
+    x.backward();
+    drop(x);
+    x0.grad()
+}
+
+/// W3 with the engine, by repeated `+`: build, backward, drop. Returns ds/da₀.
+pub fn engine_sum(terms: usize) -> f64 {
+    let (a0, s) = wide_sum(&mut Engine, terms);
+    s.backward();
+    drop(s);
+    a0.grad()
+}
+
+/// W3 with the engine, as one `Value::dot` node over fresh leaves: build, backward,
+/// drop. Returns ds/da₀.
+pub fn engine_dot(terms: usize) -> f64 {
+    let (a, b): (Vec<Value>, Vec<Value>) = (0..terms)
+        .map(|i| {
+            let (a, b) = w3_factors(i);
+            (Value::new(a), Value::new(b))
+        })
+        .unzip();
+    let s = Value::dot(&a, &b);
+    s.backward();
+    drop(s);
+    a[0].grad()
+}
+
+// ---------------------------------------------------------------------------------------
+// Baseline 1: a minimal hand-written flat tape.
+// ---------------------------------------------------------------------------------------
+
+/// What a tape record does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An input or constant.
+    Leaf,
+    /// `a + b`.
+    Add,
+    /// `a · b`.
+    Mul,
+    /// `max(a, 0)`.
+    Relu,
+    /// `tanh a`.
+    Tanh,
+}
+
+/// One tape record: the op and the indices of its operands.
+#[derive(Clone, Copy, Debug)]
+pub struct Rec {
+    /// The op.
+    pub kind: Kind,
+    /// First operand (unused by a leaf).
+    pub a: u32,
+    /// Second operand (unused by a leaf or a unary op).
+    pub b: u32,
+}
+
+/// A minimal flat tape: values, gradients and op records in `Vec`s, operands as
+/// indices, and one reverse loop for the chain rule. Records are appended in creation
+/// order, which is already a topological order.
+#[derive(Default)]
+pub struct Tape {
+    /// Node values, by index.
+    pub values: Vec<f64>,
+    /// Node gradients, by index (filled by [`Tape::backward`]).
+    pub grads: Vec<f64>,
+    /// Node records, by index.
+    pub recs: Vec<Rec>,
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Tape {
+        Tape::default()
+    }
+
+    /// Forgets every node but keeps the buffers.
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.grads.clear();
+        self.recs.clear();
+    }
+
+    /// Nodes recorded.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether no node is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn push(&mut self, value: f64, kind: Kind, a: u32, b: u32) -> u32 {
+        let i = self.values.len() as u32;
+        self.values.push(value);
+        self.recs.push(Rec { kind, a, b });
+        i
+    }
+
+    /// d(root)/d(node) into `grads` for every node up to `root`.
+    pub fn backward(&mut self, root: u32) {
+        let n = root as usize + 1;
+        self.grads.clear();
+        self.grads.resize(n, 0.0);
+        self.grads[root as usize] = 1.0;
+        let (values, grads) = (&self.values, &mut self.grads);
+        for (i, rec) in self.recs[..n].iter().enumerate().rev() {
+            let g = grads[i];
+            let (a, b) = (rec.a as usize, rec.b as usize);
+            match rec.kind {
+                Kind::Leaf => {}
+                Kind::Add => {
+                    grads[a] += g;
+                    grads[b] += g;
+                }
+                Kind::Mul => {
+                    grads[a] += g * values[b];
+                    grads[b] += g * values[a];
+                }
+                Kind::Relu => grads[a] += g * if values[a] > 0.0 { 1.0 } else { 0.0 },
+                Kind::Tanh => grads[a] += g * (1.0 - values[i] * values[i]),
+            }
+        }
+    }
+}
+
+impl Builder for Tape {
+    type Var = u32;
+    fn leaf(&mut self, x: f64) -> u32 {
+        self.push(x, Kind::Leaf, 0, 0)
+    }
+    fn add(&mut self, &a: &u32, &b: &u32) -> u32 {
+        let v = self.values[a as usize] + self.values[b as usize];
+        self.push(v, Kind::Add, a, b)
+    }
+    fn mul(&mut self, &a: &u32, &b: &u32) -> u32 {
+        let v = self.values[a as usize] * self.values[b as usize];
+        self.push(v, Kind::Mul, a, b)
+    }
+    fn relu(&mut self, &a: &u32) -> u32 {
+        let x = self.values[a as usize];
+        self.push(if x > 0.0 { x } else { 0.0 }, Kind::Relu, a, 0)
+    }
+    fn tanh(&mut self, &a: &u32) -> u32 {
+        let v = self.values[a as usize].tanh();
+        self.push(v, Kind::Tanh, a, 0)
+    }
+}
+
+/// W1 on the tape: the parameters are its first leaves; record the loss, backward,
+/// SGD update. The tape is cleared and reused from step to step. Returns the loss.
+pub fn tape_step(tape: &mut Tape, params: &mut [f64], data: &Moons, lr: f64) -> f64 {
+    tape.clear();
+    let vars: Vec<u32> = params.iter().map(|&p| tape.leaf(p)).collect();
+    let loss = mlp_loss(tape, &vars, data);
+    tape.backward(loss);
+    for (p, &v) in params.iter_mut().zip(&vars) {
+        *p -= lr * tape.grads[v as usize];
+    }
+    tape.values[loss as usize]
+}
+
+/// W2 on a fresh tape: record, backward, drop. Returns dx/dx₀.
+pub fn tape_chain(steps: usize, tanh: bool) -> f64 {
+    let mut tape = Tape::new();
+    let (x0, x) = deep_chain(&mut tape, steps, tanh);
+    tape.backward(x);
+    tape.grads[x0 as usize]
+}
+
+/// W3 on a fresh tape: record, backward, drop. Returns ds/da₀.
+pub fn tape_sum(terms: usize) -> f64 {
+    let mut tape = Tape::new();
+    let (a0, s) = wide_sum(&mut tape, terms);
+    tape.backward(s);
+    tape.grads[a0 as usize]
+}
+
+// ---------------------------------------------------------------------------------------
+// Baseline 2: the same MLP step derived by hand over plain `Vec<f64>`.
+// ---------------------------------------------------------------------------------------
+
+/// Scratch space for [`analytic_step`], kept between steps.
+#[derive(Default)]
+pub struct Analytic {
+    /// d(loss)/d(parameter), in parameter order.
+    pub grads: Vec<f64>,
+    acts: Vec<Vec<f64>>,
+    deltas: Vec<Vec<f64>>,
+}
+
+/// W1 derived by hand: forward each point through the layers, backpropagate the hinge
+/// by hand (`relu'(0) = 0`), add the penalty's `2αp`, SGD update. Returns the loss.
+pub fn analytic_step(s: &mut Analytic, params: &mut [f64], data: &Moons, lr: f64) -> f64 {
+    let n = data.x.len() as f64;
+    s.grads.clear();
+    s.grads.resize(params.len(), 0.0);
+    if s.acts.is_empty() {
+        s.acts = std::iter::once(2)
+            .chain(LAYERS)
+            .map(|k| vec![0.0; k])
+            .collect();
+        s.deltas = s.acts.clone();
+    }
+    let mut data_loss = 0.0;
+    for (point, &label) in data.x.iter().zip(&data.y) {
+        // Forward, keeping every layer's output (after ReLU on hidden layers).
+        s.acts[0].copy_from_slice(point);
+        let mut p = 0;
+        for (layer, &nout) in LAYERS.iter().enumerate() {
+            let hidden = layer + 1 < LAYERS.len();
+            let (before, after) = s.acts.split_at_mut(layer + 1);
+            let (input, output) = (&before[layer], &mut after[0]);
+            let nin = input.len();
+            for out in output.iter_mut().take(nout) {
+                let w = &params[p..p + nin];
+                let mut act = params[p + nin];
+                for (wi, xi) in w.iter().zip(input) {
+                    act += wi * xi;
+                }
+                *out = if hidden && act <= 0.0 { 0.0 } else { act };
+                p += nin + 1;
+            }
+        }
+        let score = s.acts[LAYERS.len()][0];
+        let hinge = score * -label + 1.0;
+        if hinge <= 0.0 {
+            continue; // relu'(0) = 0: no loss, no gradient
+        }
+        data_loss += hinge;
+        // Backward: d(loss)/d(score) = −y/n, then layer by layer, last first.
+        let last = LAYERS.len();
+        s.deltas[last][0] = -label / n;
+        let mut p_end = params.len();
+        for layer in (0..LAYERS.len()).rev() {
+            let nin = s.acts[layer].len();
+            let nout = LAYERS[layer];
+            let p_start = p_end - nout * (nin + 1);
+            let (dbefore, dafter) = s.deltas.split_at_mut(layer + 1);
+            let (din, dout) = (&mut dbefore[layer], &dafter[0]);
+            din.iter_mut().for_each(|d| *d = 0.0);
+            for (j, &dj) in dout.iter().enumerate() {
+                let q = p_start + j * (nin + 1);
+                for i in 0..nin {
+                    s.grads[q + i] += dj * s.acts[layer][i];
+                    din[i] += dj * params[q + i];
+                }
+                s.grads[q + nin] += dj;
+            }
+            // Through the ReLU of the previous hidden layer: zero where it was off.
+            if layer > 0 {
+                for (d, &a) in din.iter_mut().zip(&s.acts[layer]) {
+                    if a <= 0.0 {
+                        *d = 0.0;
+                    }
+                }
+            }
+            p_end = p_start;
+        }
+    }
+    let penalty: f64 = params.iter().map(|p| p * p).sum();
+    for (g, p) in s.grads.iter_mut().zip(params.iter()) {
+        *g += 2.0 * ALPHA * p;
+    }
+    let loss = data_loss / n + ALPHA * penalty;
+    for (p, g) in params.iter_mut().zip(&s.grads) {
+        *p -= lr * g;
+    }
+    loss
+}
+
+// ---------------------------------------------------------------------------------------
+// Agreement between the contenders.
+// ---------------------------------------------------------------------------------------
+
+/// Loss and gradients of one W1 step from initial parameters `init`, per contender.
+pub struct StepResult {
+    /// The loss before the update.
+    pub loss: f64,
+    /// d(loss)/d(parameter), in parameter order.
+    pub grads: Vec<f64>,
+    /// The parameters after the update.
+    pub params: Vec<f64>,
+}
+
+/// One engine step from `init`.
+pub fn engine_result(init: &[f64], data: &Moons) -> StepResult {
+    let params = engine_params(init);
+    let loss = engine_step(&params, data, LEARNING_RATE);
+    StepResult {
+        loss,
+        grads: params.iter().map(Value::grad).collect(),
+        params: params.iter().map(Value::data).collect(),
+    }
+}
+
+/// One tape step from `init`.
+pub fn tape_result(init: &[f64], data: &Moons) -> StepResult {
+    let mut tape = Tape::new();
+    let mut params = init.to_vec();
+    let loss = tape_step(&mut tape, &mut params, data, LEARNING_RATE);
+    StepResult {
+        loss,
+        grads: tape.grads[..init.len()].to_vec(),
+        params,
+    }
+}
+
+/// One analytic step from `init`.
+pub fn analytic_result(init: &[f64], data: &Moons) -> StepResult {
+    let mut scratch = Analytic::default();
+    let mut params = init.to_vec();
+    let loss = analytic_step(&mut scratch, &mut params, data, LEARNING_RATE);
+    StepResult {
+        loss,
+        grads: scratch.grads,
+        params,
+    }
+}
+
+/// Whether `a` and `b` agree to relative `tol`: `|a − b| ≤ tol·max(|a|, |b|, scale)`,
+/// where `scale` is the size of the quantity's vector (so that an entry that cancels to
+/// nearly 0 is judged against its neighbours, not against itself).
+pub fn close(a: f64, b: f64, scale: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * a.abs().max(b.abs()).max(scale)
+}
+
+/// Checks that `got` agrees with `want` to relative `tol` in loss, every gradient and
+/// every updated parameter; the error names the first disagreement.
+pub fn agree(name: &str, got: &StepResult, want: &StepResult, tol: f64) -> Result<(), String> {
+    if !close(got.loss, want.loss, 0.0, tol) {
+        return Err(format!("{name}: loss {} vs {}", got.loss, want.loss));
+    }
+    for (what, g, w) in [
+        ("gradient", &got.grads, &want.grads),
+        ("parameter", &got.params, &want.params),
+    ] {
+        if g.len() != w.len() {
+            return Err(format!("{name}: {} {what}s vs {}", g.len(), w.len()));
+        }
+        let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for (i, (a, b)) in g.iter().zip(w).enumerate() {
+            if !close(*a, *b, scale, tol) {
+                return Err(format!("{name}: {what} {i} is {a}, expected {b}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the tape, the analytic step and the nn model agree with the engine on W1 (loss,
+/// gradients, updated parameters) to relative 1e-9, and that the W2 and W3 baselines
+/// agree with the engine on a shorter run of each.
+pub fn check_baselines() -> Result<(), String> {
+    let data = w1_data();
+    let init = init_params(PARAM_SEED);
+    let engine = engine_result(&init, &data);
+    agree("tape", &tape_result(&init, &data), &engine, 1e-9)?;
+    agree("analytic", &analytic_result(&init, &data), &engine, 1e-9)?;
+    agree("nn", &nn_result(&init, &data), &engine, 1e-9)?;
+    for (name, e, t) in [
+        (
+            "W2 relu",
+            engine_chain(10_000, false),
+            tape_chain(10_000, false),
+        ),
+        (
+            "W2 tanh",
+            engine_chain(10_000, true),
+            tape_chain(10_000, true),
+        ),
+        ("W3 +", engine_sum(10_000), tape_sum(10_000)),
+        ("W3 dot", engine_dot(10_000), tape_sum(10_000)),
+    ] {
+        if !close(e, t, 0.0, 1e-9) {
+            return Err(format!("{name}: engine {e} vs tape {t}"));
+        }
+    }
+    Ok(())
+}
+
+/// Nodes each workload records (the same for the engine and the tape).
+pub fn node_counts() -> [(&'static str, usize); 3] {
+    let mut tape = Tape::new();
+    let params: Vec<u32> = init_params(PARAM_SEED)
+        .iter()
+        .map(|&p| tape.leaf(p))
+        .collect();
+    mlp_loss(&mut tape, &params, &w1_data());
+    let w1 = tape.len();
+    [
+        ("W1", w1),
+        ("W2", 1 + 5 * CHAIN_STEPS),
+        ("W3", 4 * SUM_TERMS - 2),
+    ]
+}

@@ -1,0 +1,481 @@
+//! The engine beside a hand-written tape and a hand-derived MLP, in one table.
+//!
+//! Runs every workload of `benches/workloads/mod.rs` (W1 moons-step, W2 deep chain,
+//! W3 wide sum) for each contender, in rounds (each round runs every contender once,
+//! so that a noisy neighbour slows all of them alike), and prints the median time, the
+//! ratio to the tape measured in the same run, the peak heap memory of one run, and
+//! that peak per node. Before timing, it checks that the baselines compute the same
+//! losses and gradients as the engine. It then rewrites the table in `BENCHMARKS.md`.
+//!
+//! Run: `cargo run --release --example bench [-- --quick]`
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "../benches/workloads/mod.rs"]
+mod workloads;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::error::Error;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use workloads::*;
+
+const USAGE: &str = "\
+Time the engine beside a hand-written tape and a hand-derived MLP step on the
+benchmark workloads, print one table, and rewrite it in BENCHMARKS.md.
+
+Usage: cargo run --release --example bench [-- OPTIONS]
+
+Options:
+  --quick        5 rounds instead of 15 (same workloads, wider error bars)
+  --deep         also run W2 with 10^7 steps once per contender (needs ~5 GB of memory)
+  --out FILE     where to write the table [default: BENCHMARKS.md in the crate root]
+  --no-write     print the table only
+  -h, --help     print this help";
+
+// ---------------------------------------------------------------------------------------
+// A counting allocator, switched on only while memory is being measured.
+// ---------------------------------------------------------------------------------------
+
+/// The system allocator, counting live and peak bytes while `COUNTING` is set (so
+/// that timed runs pay nothing for the counting).
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grew(bytes: usize) {
+    if COUNTING.load(Relaxed) {
+        let bytes = bytes as isize;
+        let live = LIVE.fetch_add(bytes, Relaxed) + bytes;
+        PEAK.fetch_max(live, Relaxed);
+    }
+}
+
+fn shrank(bytes: usize) {
+    if COUNTING.load(Relaxed) {
+        LIVE.fetch_sub(bytes as isize, Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged;
+// the counters only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        // SAFETY: forwarded unchanged (the caller upholds `alloc`'s contract).
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        shrank(layout.size());
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Counted as the new block appearing before the old one goes, as a copy does.
+        grew(new_size);
+        shrank(layout.size());
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The peak heap growth while `f` runs, in bytes. `f` runs on a fresh thread, so that
+/// nothing a previous run kept in a thread-local cache is mistaken for free memory.
+fn peak_bytes(f: fn()) -> usize {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            LIVE.store(0, Relaxed);
+            PEAK.store(0, Relaxed);
+            COUNTING.store(true, Relaxed);
+            f();
+            COUNTING.store(false, Relaxed);
+            PEAK.load(Relaxed).max(0) as usize
+        })
+        .join()
+        .expect("the workload runs")
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Contenders.
+// ---------------------------------------------------------------------------------------
+
+/// One row of the table: a workload run by one contender.
+struct Row {
+    workload: &'static str,
+    contender: &'static str,
+    /// Nodes the workload records (for bytes per node), 0 where that means nothing.
+    nodes: usize,
+    /// One run: its state is built once, outside the timing.
+    make: fn() -> Box<dyn FnMut()>,
+    /// One run for the memory measurement, from scratch.
+    once: fn(),
+    samples: Vec<Duration>,
+    peak: usize,
+}
+
+/// W1 engine state: the moons data and the parameters, trained in place step by step.
+fn w1_engine() -> Box<dyn FnMut()> {
+    let data = w1_data();
+    let params = engine_params(&init_params(PARAM_SEED));
+    Box::new(move || {
+        black_box(engine_step(&params, &data, LEARNING_RATE));
+    })
+}
+
+/// W1 "nn" state: the crate's `Mlp` with the same initial parameters.
+fn w1_nn() -> Box<dyn FnMut()> {
+    let data = w1_data();
+    let model = nn_model(&init_params(PARAM_SEED));
+    let params = scalargrad::nn::Module::parameters(&model);
+    Box::new(move || {
+        black_box(nn_step(&model, &params, &data, LEARNING_RATE));
+    })
+}
+
+fn w1_tape() -> Box<dyn FnMut()> {
+    let data = w1_data();
+    let mut params = init_params(PARAM_SEED);
+    let mut tape = Tape::new();
+    Box::new(move || {
+        black_box(tape_step(&mut tape, &mut params, &data, LEARNING_RATE));
+    })
+}
+
+fn w1_analytic() -> Box<dyn FnMut()> {
+    let data = w1_data();
+    let mut params = init_params(PARAM_SEED);
+    let mut scratch = Analytic::default();
+    Box::new(move || {
+        black_box(analytic_step(
+            &mut scratch,
+            &mut params,
+            &data,
+            LEARNING_RATE,
+        ));
+    })
+}
+
+fn rows() -> Vec<Row> {
+    let [(_, w1), (_, w2), (_, w3)] = node_counts();
+    let row = |workload, contender, nodes, make, once| Row {
+        workload,
+        contender,
+        nodes,
+        make,
+        once,
+        samples: Vec::new(),
+        peak: 0,
+    };
+    vec![
+        row("W1 moons-step, scalar", "engine", w1, w1_engine, || {
+            w1_engine()()
+        }),
+        row("W1 moons-step, scalar", "tape", w1, w1_tape, || w1_tape()()),
+        row("W1 moons-step, scalar", "analytic", 0, w1_analytic, || {
+            w1_analytic()()
+        }),
+        row("W1 moons-step, nn", "engine (Mlp)", 0, w1_nn, || w1_nn()()),
+        row(
+            "W2 relu chain 10^6",
+            "engine",
+            w2,
+            || {
+                Box::new(|| {
+                    black_box(engine_chain(CHAIN_STEPS, false));
+                })
+            },
+            || {
+                black_box(engine_chain(CHAIN_STEPS, false));
+            },
+        ),
+        row(
+            "W2 relu chain 10^6",
+            "tape",
+            w2,
+            || {
+                Box::new(|| {
+                    black_box(tape_chain(CHAIN_STEPS, false));
+                })
+            },
+            || {
+                black_box(tape_chain(CHAIN_STEPS, false));
+            },
+        ),
+        row(
+            "W2 tanh chain 10^6",
+            "engine",
+            w2,
+            || {
+                Box::new(|| {
+                    black_box(engine_chain(CHAIN_STEPS, true));
+                })
+            },
+            || {
+                black_box(engine_chain(CHAIN_STEPS, true));
+            },
+        ),
+        row(
+            "W2 tanh chain 10^6",
+            "tape",
+            w2,
+            || {
+                Box::new(|| {
+                    black_box(tape_chain(CHAIN_STEPS, true));
+                })
+            },
+            || {
+                black_box(tape_chain(CHAIN_STEPS, true));
+            },
+        ),
+        row(
+            "W3 sum 200k, repeated +",
+            "engine",
+            w3,
+            || {
+                Box::new(|| {
+                    black_box(engine_sum(SUM_TERMS));
+                })
+            },
+            || {
+                black_box(engine_sum(SUM_TERMS));
+            },
+        ),
+        row(
+            "W3 sum 200k, repeated +",
+            "tape",
+            w3,
+            || {
+                Box::new(|| {
+                    black_box(tape_sum(SUM_TERMS));
+                })
+            },
+            || {
+                black_box(tape_sum(SUM_TERMS));
+            },
+        ),
+        row(
+            "W3 sum 200k, Value::dot",
+            "engine",
+            2 * SUM_TERMS + 1,
+            || {
+                Box::new(|| {
+                    black_box(engine_dot(SUM_TERMS));
+                })
+            },
+            || {
+                black_box(engine_dot(SUM_TERMS));
+            },
+        ),
+    ]
+}
+
+/// The tape row a workload's ratio is taken against: its own; for `Value::dot` the
+/// tape's repeated `+`, and for W1 "nn" the tape's scalar step (the same sums; a flat
+/// tape has no fused node).
+fn tape_of(workload: &str) -> &str {
+    if workload.starts_with("W3") {
+        "W3 sum 200k, repeated +"
+    } else if workload.starts_with("W1") {
+        "W1 moons-step, scalar"
+    } else {
+        workload
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Measuring and printing.
+// ---------------------------------------------------------------------------------------
+
+fn median(samples: &[Duration]) -> Duration {
+    let mut s = samples.to_vec();
+    s.sort();
+    s[s.len() / 2]
+}
+
+/// Runs `run` `batch` times and returns the time per run.
+fn time_batch(run: &mut dyn FnMut(), batch: usize) -> Duration {
+    let start = Instant::now();
+    for _ in 0..batch {
+        run();
+    }
+    start.elapsed() / batch as u32
+}
+
+fn fmt_time(d: Duration) -> String {
+    let ns = d.as_nanos() as f64;
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.1} µs", ns / 1e3)
+    }
+}
+
+fn fmt_bytes(b: usize) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / f64::from(1 << 20))
+    } else {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| workload | contender | median time | ratio to tape | peak memory | bytes/node |\n\
+         |---|---|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let tape = rows
+            .iter()
+            .find(|t| t.contender == "tape" && t.workload == tape_of(r.workload))
+            .expect("every workload has a tape row");
+        let ratio = median(&r.samples).as_secs_f64() / median(&tape.samples).as_secs_f64();
+        let per_node = if r.nodes == 0 {
+            "–".to_owned()
+        } else {
+            format!("{:.1}", r.peak as f64 / r.nodes as f64)
+        };
+        out += &format!(
+            "| {} | {} | {} | {:.2}× | {} | {} |\n",
+            r.workload,
+            r.contender,
+            fmt_time(median(&r.samples)),
+            ratio,
+            fmt_bytes(r.peak),
+            per_node
+        );
+    }
+    out
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+const BEGIN: &str =
+    "<!-- bench table: begin (written by `cargo run --release --example bench`) -->";
+const END: &str = "<!-- bench table: end -->";
+
+/// Replaces the text between the markers in `path` (creating the file if needed),
+/// leaving the rest of it as it was.
+fn write_table(path: &std::path::Path, body: &str) -> std::io::Result<()> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let new = match (old.find(BEGIN), old.find(END)) {
+        (Some(b), Some(e)) if b < e => {
+            format!("{}{BEGIN}\n{body}{}", &old[..b], &old[e..])
+        }
+        _ => format!("# Benchmarks\n\n{BEGIN}\n{body}{END}\n"),
+    };
+    std::fs::write(path, new)
+}
+
+fn main() -> ExitCode {
+    common::run(bench)
+}
+
+fn bench() -> Result<(), Box<dyn Error>> {
+    if common::help_requested(USAGE) {
+        return Ok(());
+    }
+    let mut rounds = 15;
+    let mut deep = false;
+    let mut out = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
+    let mut args = lexopt::Parser::from_env();
+    while let Some(arg) = args.next()? {
+        match arg {
+            lexopt::Arg::Long("quick") => rounds = 5,
+            lexopt::Arg::Long("deep") => deep = true,
+            lexopt::Arg::Long("out") => out = Some(args.value()?.into()),
+            lexopt::Arg::Long("no-write") => out = None,
+            _ => return Err(common::bad_arg(arg, USAGE)),
+        }
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("note: a debug build; run with --release for meaningful figures");
+    }
+
+    // 1. The baselines must compute what the engine computes, or the race means nothing.
+    check_baselines()?;
+    println!("tape, analytic and nn agree with the engine (loss, gradients, parameters) to 1e-9");
+
+    // 2. Memory: one run of each contender on a fresh thread, counting every byte.
+    let mut rows = rows();
+    for r in &mut rows {
+        r.peak = peak_bytes(r.once);
+    }
+
+    // 3. Time: in rounds, every contender once per round, each sample a batch of runs
+    //    long enough (≥ 20 ms) to time reliably.
+    let mut states: Vec<Box<dyn FnMut()>> = rows.iter().map(|r| (r.make)()).collect();
+    let batches: Vec<usize> = states
+        .iter_mut()
+        .map(|run| {
+            let one = time_batch(run.as_mut(), 1).max(Duration::from_nanos(1));
+            (Duration::from_millis(20).as_nanos() / one.as_nanos()).clamp(1, 10_000) as usize
+        })
+        .collect();
+    for round in 0..rounds {
+        eprint!("\rround {}/{rounds}", round + 1);
+        for ((r, run), &batch) in rows.iter_mut().zip(&mut states).zip(&batches) {
+            r.samples.push(time_batch(run.as_mut(), batch));
+        }
+    }
+    eprintln!();
+
+    let mut body = format!(
+        "Measured by `cargo run --release --example bench{}` on {} ({} logical cores, shared \
+         with other work: absolute times are noisy, ratios measured in the same run are the \
+         figures to compare). Median of {rounds} rounds; each round runs every contender \
+         once. Peak memory is the heap growth during one run on a fresh thread, counted by \
+         a global allocator; bytes/node divides it by the nodes the workload records.\n\n",
+        if rounds == 5 { " -- --quick" } else { "" },
+        cpu_model(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    body += &table(&rows);
+    if deep {
+        let start = Instant::now();
+        let engine = engine_chain(10 * CHAIN_STEPS, false);
+        let engine_time = start.elapsed();
+        let start = Instant::now();
+        let tape = tape_chain(10 * CHAIN_STEPS, false);
+        let tape_time = start.elapsed();
+        body += &format!(
+            "\nW2 relu chain 10^7, one run each: engine {} (dx/dx₀ = {engine:.6}), tape {} \
+             ({tape:.6}), ratio {:.2}×.\n",
+            fmt_time(engine_time),
+            fmt_time(tape_time),
+            engine_time.as_secs_f64() / tape_time.as_secs_f64()
+        );
+    }
+    println!("\n{body}");
+    if let Some(path) = out {
+        write_table(&path, &body)?;
+        println!("table written to {}", path.display());
+    }
+    Ok(())
+}

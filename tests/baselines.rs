@@ -1,0 +1,67 @@
+//! The benchmark baselines compute what the engine computes: the hand-written tape and
+//! the hand-derived MLP step agree with `backward()` on the W1 loss, gradients and
+//! updated parameters to relative 1e-9, and the tape agrees on W2 and W3.
+
+#[path = "../benches/workloads/mod.rs"]
+mod workloads;
+
+use workloads::*;
+
+#[test]
+fn baselines_agree_with_the_engine() {
+    check_baselines().unwrap();
+}
+
+#[test]
+fn the_w1_model_has_micrograd_shape() {
+    assert_eq!(init_params(PARAM_SEED).len(), 337);
+    let data = w1_data();
+    assert_eq!(data.x.len(), 100);
+    assert_eq!(data.y.iter().filter(|&&y| y > 0.0).count(), 50);
+}
+
+/// The agreement check can fail: a gradient off by one part in 10⁸ is caught.
+#[test]
+fn a_perturbed_gradient_is_caught() {
+    let data = w1_data();
+    let init = init_params(PARAM_SEED);
+    let engine = engine_result(&init, &data);
+    let mut wrong = tape_result(&init, &data);
+    let i = wrong
+        .grads
+        .iter()
+        .position(|g| *g != 0.0)
+        .expect("a nonzero gradient");
+    wrong.grads[i] *= 1.0 + 1e-8;
+    let err = agree("tape", &wrong, &engine, 1e-9).unwrap_err();
+    assert!(err.contains(&format!("gradient {i}")), "{err}");
+}
+
+/// Training on the tape and with the engine for a few steps stays in step.
+#[test]
+fn ten_steps_stay_in_agreement() {
+    let data = w1_data();
+    let init = init_params(PARAM_SEED);
+    let params = engine_params(&init);
+    let mut tape = Tape::new();
+    let mut tape_params = init.clone();
+    let mut analytic = Analytic::default();
+    let mut analytic_params = init;
+    let mut first = None;
+    let mut last = 0.0;
+    for _ in 0..10 {
+        let e = engine_step(&params, &data, LEARNING_RATE);
+        let t = tape_step(&mut tape, &mut tape_params, &data, LEARNING_RATE);
+        let a = analytic_step(&mut analytic, &mut analytic_params, &data, LEARNING_RATE);
+        assert!(
+            close(e, t, 0.0, 1e-9) && close(e, a, 0.0, 1e-9),
+            "{e} {t} {a}"
+        );
+        first.get_or_insert(e);
+        last = e;
+    }
+    assert!(
+        last < first.unwrap(),
+        "the loss goes down: {first:?} → {last}"
+    );
+}
