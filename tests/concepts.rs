@@ -3,6 +3,8 @@
 //! what the example says. The bounds come from the mathematics in each comment, not
 //! from a previous run's output.
 
+#[path = "../examples/common/learning_rate.rs"]
+mod learning_rate;
 #[path = "../examples/common/neuron.rs"]
 mod neuron;
 
@@ -45,4 +47,66 @@ fn one_neuron_cannot_learn_xor_but_a_2_4_1_mlp_can() {
             "output {out} for target {target}"
         );
     }
+}
+
+// --- 2. The learning rate ---------------------------------------------------------------
+
+#[test]
+fn learning_rates_crawl_converge_or_diverge() {
+    use learning_rate::Regime;
+    let task = learning_rate::Task::new(learning_rate::SEED);
+    let outcomes =
+        learning_rate::sweep(&task, &learning_rate::LEARNING_RATES, learning_rate::STEPS);
+    let regimes: Vec<Regime> = outcomes
+        .iter()
+        .map(learning_rate::Outcome::regime)
+        .collect();
+
+    // Too small: never reached the target, never blew up, still going down at the end.
+    let slow = &outcomes[0];
+    assert_eq!(regimes[0], Regime::Crawls, "lr {}", slow.lr);
+    assert!(slow.still_falling(10));
+    assert_eq!(slow.losses.len(), learning_rate::STEPS + 1);
+    // Too large: stopped as diverged.
+    assert_eq!(regimes[regimes.len() - 1], Regime::Diverges);
+    // In between: some rate reaches the target, and the best one is strictly inside.
+    let best = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.regime() == Regime::Converges)
+        .min_by_key(|(_, o)| o.steps_to_target)
+        .map(|(i, _)| i)
+        .expect("some learning rate converges");
+    assert!(
+        0 < best && best < outcomes.len() - 1,
+        "best at index {best}"
+    );
+    assert!(outcomes[best].final_loss() <= task.target());
+    // The regimes come in order: crawl below, diverge above, never mixed up.
+    let rank = |r: &Regime| match r {
+        Regime::Crawls => 0,
+        Regime::Converges => 1,
+        Regime::Diverges => 2,
+    };
+    assert!(
+        regimes.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),
+        "{regimes:?}"
+    );
+    // Every loss that was kept is a number.
+    assert!(outcomes
+        .iter()
+        .flat_map(|o| &o.losses)
+        .all(|l| l.is_finite()));
+}
+
+/// A step of 1e300 sends the weights to infinity and the loss to inf or NaN on the next
+/// forward pass: it must be caught and reported, not panic or be plotted.
+#[test]
+fn an_absurd_learning_rate_is_reported_as_diverged() {
+    let task = learning_rate::Task::new(learning_rate::SEED);
+    let outcome = learning_rate::train(&task, 1e300, 5);
+    let (step, why) = outcome.diverged.as_ref().expect("diverged");
+    assert_eq!(*step, 1, "{why}");
+    assert_eq!(outcome.losses.len(), 1);
+    assert!(outcome.losses[0].is_finite());
 }
