@@ -3,10 +3,14 @@
 //! what the example says. The bounds come from the mathematics in each comment, not
 //! from a previous run's output.
 
+#[path = "../examples/common/init.rs"]
+mod init;
 #[path = "../examples/common/learning_rate.rs"]
 mod learning_rate;
 #[path = "../examples/common/neuron.rs"]
 mod neuron;
+
+use scalargrad::nn::Init;
 
 // --- 1. The neuron ----------------------------------------------------------------------
 
@@ -109,4 +113,69 @@ fn an_absurd_learning_rate_is_reported_as_diverged() {
     assert_eq!(*step, 1, "{why}");
     assert_eq!(outcome.losses.len(), 1);
     assert!(outcome.losses[0].is_finite());
+}
+
+// --- 3. Initialisation ------------------------------------------------------------------
+
+/// Neurons that start equal see the same inputs, get the same gradient and take the same
+/// step, in the same floating-point operations: they stay equal to the last bit.
+#[test]
+fn a_constant_init_keeps_every_neuron_of_a_layer_identical() {
+    let constant = init::symmetry_run(Init::Constant(init::CONSTANT), init::SEED);
+    assert_eq!(constant.spread, vec![0.0, 0.0]);
+    assert!(constant.moved > 0.1, "training moved the weights");
+    assert!(constant.loss.1 < constant.loss.0);
+
+    let random = init::symmetry_run(Init::XavierUniform, init::SEED);
+    assert!(
+        random.spread.iter().all(|&d| d > 0.0),
+        "{:?}",
+        random.spread
+    );
+}
+
+/// Backward through a layer multiplies the gradient by about σ·√n times the
+/// activation's slope (n = 24 inputs per neuron):
+/// - ReLU, σ = 0.01: 0.01·√24·√½ ≈ 0.035 per layer, 0.035⁸ ≈ 2e-12 over the 8 steps from
+///   layer 9 back to layer 1 — asserted as < 1e-6;
+/// - tanh, σ = 0.01: tanh is the identity near 0, 0.01·√24 ≈ 0.049, 0.049⁸ ≈ 3e-11;
+/// - ReLU, σ = 1: √12 ≈ 3.5 per layer, 3.5⁸ ≈ 2e4 — asserted as > 1e3;
+/// - tanh, σ = 1: pre-activations of spread ≈ √24·rms(h) ≳ 2.5, so a large share of
+///   units sit where |tanh| > 0.99 — asserted as over a quarter;
+/// - Xavier (tanh) and He (ReLU) make the factor ≈ 1: within 10× across the layers.
+#[test]
+fn init_scale_makes_gradients_vanish_explode_or_stay_steady() {
+    let p: Vec<init::Profile> = init::SETTINGS
+        .iter()
+        .map(|s| init::profile(s, init::SEED))
+        .collect();
+    let last = |v: &[f64]| v[v.len() - 1];
+    assert!(
+        p[0].first_to_last() < 1e-6,
+        "tanh, tiny: {:?}",
+        p[0].grad_norms
+    );
+    assert!(
+        p[3].first_to_last() < 1e-6,
+        "ReLU, tiny: {:?}",
+        p[3].grad_norms
+    );
+    assert!(
+        p[4].first_to_last() > 1e3,
+        "ReLU, large: {:?}",
+        p[4].grad_norms
+    );
+    assert!(
+        last(&p[1].saturated) > 0.25,
+        "tanh, large: {:?}",
+        p[1].saturated
+    );
+    assert!(
+        last(&p[2].saturated) < 0.05,
+        "tanh, Xavier: {:?}",
+        p[2].saturated
+    );
+    assert!(p[2].spread() < 10.0, "tanh, Xavier: {:?}", p[2].grad_norms);
+    assert!(p[5].spread() < 10.0, "ReLU, He: {:?}", p[5].grad_norms);
+    assert_eq!(p[0].grad_norms.len(), init::HIDDEN_LAYERS);
 }
