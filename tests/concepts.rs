@@ -7,6 +7,8 @@
 mod init;
 #[path = "../examples/common/learning_rate.rs"]
 mod learning_rate;
+#[path = "../examples/common/loss.rs"]
+mod loss;
 #[path = "../examples/common/neuron.rs"]
 mod neuron;
 
@@ -178,4 +180,44 @@ fn init_scale_makes_gradients_vanish_explode_or_stay_steady() {
     assert!(p[2].spread() < 10.0, "tanh, Xavier: {:?}", p[2].grad_norms);
     assert!(p[5].spread() < 10.0, "ReLU, He: {:?}", p[5].grad_norms);
     assert_eq!(p[0].grad_norms.len(), init::HIDDEN_LAYERS);
+}
+
+// --- 4. The loss ------------------------------------------------------------------------
+
+#[test]
+fn mse_and_cross_entropy_both_fall_on_the_same_task() {
+    for l in loss::Loss::BOTH {
+        let run = loss::train(l, loss::SEED, loss::EPOCHS);
+        let (first, last) = (run.losses[0], run.losses[loss::EPOCHS]);
+        assert!(last < first / 2.0, "{}: {first} → {last}", l.name());
+        assert!(
+            run.accuracies[loss::EPOCHS] > run.accuracies[0],
+            "{}",
+            l.name()
+        );
+    }
+}
+
+/// Target 1, logit −6, p = σ(−6): MSE's gradient is 2(p − 1)·p(1 − p), cross-entropy's
+/// p − 1, a ratio of 1/(2p(1 − p)) ≈ 203.
+#[test]
+fn cross_entropy_pushes_harder_on_a_confidently_wrong_prediction() {
+    let z = -6.0f64;
+    let p = 1.0 / (1.0 + 6.0f64.exp());
+    let mse = loss::Loss::Mse.gradient(z, 1.0);
+    let ce = loss::Loss::CrossEntropy.gradient(z, 1.0);
+    assert!(
+        (mse - 2.0 * (p - 1.0) * p * (1.0 - p)).abs() < 1e-12,
+        "{mse}"
+    );
+    assert!((ce - (p - 1.0)).abs() < 1e-12, "{ce}");
+    assert!(ce.abs() > 100.0 * mse.abs());
+
+    // Steps of z −= ∂loss/∂z from −6 until z > 0. Cross-entropy adds 1 − p ∈ (½, 1) per
+    // step while z < 0: 6 to 12 steps. MSE adds 2(1 − p)²p ≤ 8/27 (its largest value, at
+    // p = 1/3): more than 6/(8/27) ≈ 20 steps.
+    let ce_steps = loss::steps_to_fix(loss::Loss::CrossEntropy, z, 1.0, 10_000).unwrap();
+    let mse_steps = loss::steps_to_fix(loss::Loss::Mse, z, 1.0, 10_000).unwrap();
+    assert!((6..=12).contains(&ce_steps), "{ce_steps}");
+    assert!(mse_steps > 20, "{mse_steps}");
 }
