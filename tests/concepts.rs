@@ -3,6 +3,8 @@
 //! what the example says. The bounds come from the mathematics in each comment, not
 //! from a previous run's output.
 
+#[path = "../examples/common/chain_rule.rs"]
+mod chain_rule;
 #[path = "../examples/common/init.rs"]
 mod init;
 #[path = "../examples/common/learning_rate.rs"]
@@ -220,4 +222,30 @@ fn cross_entropy_pushes_harder_on_a_confidently_wrong_prediction() {
     let mse_steps = loss::steps_to_fix(loss::Loss::Mse, z, 1.0, 10_000).unwrap();
     assert!((6..=12).contains(&ce_steps), "{ce_steps}");
     assert!(mse_steps > 20, "{mse_steps}");
+}
+
+// --- 5. The chain rule ------------------------------------------------------------------
+
+/// With b = 6 + ln(1 + √2), n = 2·(−3) + 0·1 + b = ln(1 + √2), so out = tanh(n) = 1/√2
+/// and d(out)/d(n) = 1 − ½ = ½: d(out)/d(w1) = x1·½ = 1, d(out)/d(w2) = x2·½ = 0,
+/// d(out)/d(b) = ½.
+#[test]
+fn the_chain_rule_by_hand_matches_backward_and_finite_differences() {
+    assert!((chain_rule::INPUTS[4] - (6.0 + (1.0 + 2f64.sqrt()).ln())).abs() < 1e-14);
+    let worked = chain_rule::work(&chain_rule::INPUTS);
+    assert!((worked.out.data() - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-12);
+    let expected = [("w1", 1.0), ("w2", 0.0), ("b", 0.5)];
+    assert_eq!(worked.rows.len(), expected.len());
+    for (row, (name, derivative)) in worked.rows.iter().zip(expected) {
+        assert_eq!(row.name, name);
+        assert!((row.dout_dn - 0.5).abs() < 1e-12);
+        assert!((row.product - derivative).abs() < 1e-12, "{row:?}");
+        assert!((row.backward - row.product).abs() < 1e-12, "{row:?}");
+        assert!(
+            (row.finite_difference - row.backward).abs() < 1e-6,
+            "{row:?}"
+        );
+    }
+    let dot = worked.out.to_dot();
+    assert!(dot.contains("out = tanh(n)") && dot.contains("w1"), "{dot}");
 }
