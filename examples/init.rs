@@ -127,7 +127,7 @@ fn init() -> Result<(), Box<dyn Error>> {
          are ∂loss/∂(w·x + b) times\n   the layer's input and so shrink or grow as a whole:\n"
     );
     println!(
-        "   {:<18} {:>14} {:>14} {:>16} {:>19}",
+        "   {:<18} {:>15} {:>15} {:>14} {:>21}",
         "", "rms(h) layer 1", "rms(h) layer 9", "saturated, 9", "‖∂W‖ over layers"
     );
     for (setting, p) in SETTINGS.iter().zip(&profiles) {
@@ -136,7 +136,7 @@ fn init() -> Result<(), Box<dyn Error>> {
             _ => "-".to_owned(),
         };
         println!(
-            "   {:<18} {:>14.1e} {:>14.1e} {saturated:>16} {:>19}",
+            "   {:<18} {:>15.1e} {:>15.1e} {saturated:>14} {:>21}",
             setting.name,
             p.activation_rms[0],
             p.activation_rms[p.activation_rms.len() - 1],

@@ -77,8 +77,8 @@ fn neuron() -> Result<(), Box<dyn Error>> {
         );
     }
     println!(
-        "   XOR's 1s sit on one diagonal and its 0s on the other: any line that puts both \
-         1s on one side\n   takes a 0 with them.\n"
+        "   XOR's 1s, (0,1) and (1,0), have the same midpoint (½,½) as its 0s, (0,0) and (1,1): \
+         a side of a\n   line that holds both 1s holds their midpoint, and so at least one 0.\n"
     );
 
     // --- 3. A hidden layer solves it. ---------------------------------------------------
@@ -121,9 +121,10 @@ fn neuron() -> Result<(), Box<dyn Error>> {
         .zip(&classes)
         .map(|((gate, neuron, run), classes)| Panel {
             title: format!(
-                "{}: one neuron, {:.0}%",
+                "{}: one neuron, {:.0}% (best {:.0}%)",
                 gate.name,
-                100.0 * run.final_accuracy()
+                100.0 * run.final_accuracy(),
+                100.0 * run.best_accuracy()
             ),
             inputs: &inputs,
             classes,
