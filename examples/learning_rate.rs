@@ -185,7 +185,7 @@ fn first_diverging(outcomes: &[Outcome]) -> f64 {
 fn check_regimes(outcomes: &[Outcome]) -> Result<&Outcome, Box<dyn Error>> {
     let (first, last) = match outcomes {
         [first, .., last] => (first, last),
-        _ => return Err("the sweep needs at least three learning rates".into()),
+        _ => return Err("the sweep needs at least two learning rates".into()),
     };
     if first.regime() != Regime::Crawls || !first.still_falling(10) {
         return Err(format!("the smallest rate, {}, did not crawl", first.lr).into());
