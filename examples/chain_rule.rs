@@ -7,37 +7,39 @@
 //!   d(out)/d(wᵢ) = d(cᵢ)/d(wᵢ) × d(n)/d(cᵢ) × d(out)/d(n)
 //!                =     xᵢ     ×     1     ×  (1 − out²)
 //!
-//! where cᵢ = xᵢ·wᵢ is the weight's contribution and n the pre-activation. The example
-//! prints each factor, the product, what `backward()` computed and a finite
-//! difference; then every node of the graph; then checks it all with `gradcheck`; and
-//! writes the graph as a Graphviz DOT file (and an SVG, if `dot` is installed).
+//! where cᵢ = xᵢ·wᵢ is the weight's contribution and n the pre-activation (the last two
+//! factors make d(out)/d(cᵢ)). The example prints each factor, the product, what
+//! `backward()` computed and a finite difference; then every node of the graph; then
+//! checks it all with `gradcheck`; writes the graph as a Graphviz DOT file (and an SVG,
+//! if `dot` is installed); and draws the derivative as the slope of a tangent.
 //!
 //! Run: `cargo run --example chain_rule [-- --out DIR]`
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/chain_rule.rs"]
+mod experiment;
 
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use scalargrad::check::{gradcheck, numerical_gradient, Options};
-use scalargrad::Value;
+use scalargrad::check::{gradcheck, Options};
+
+use common::plot::{LineChart, Series};
+use experiment::INPUTS;
 
 const USAGE: &str = "\
 Work the chain rule by hand for one tanh neuron, beside backward() and finite
-differences, and write the graph as DOT (and SVG if Graphviz is installed).
+differences; write the graph as DOT (and SVG if Graphviz is installed) and draw the
+derivative as a tangent.
 
 Usage: cargo run --example chain_rule [-- OPTIONS]
 
 Options:
-  --out DIR   folder for graph.dot / graph.svg [default: target/scalargrad-examples/chain_rule]
+  --out DIR   folder for chain_rule.dot, chain_rule_graph.svg and chain_rule_tangent.svg
+              [default: target/scalargrad-examples/chain_rule]
   -h, --help  print this help";
-
-/// The neuron as a function of [x1, x2, w1, w2, b], for gradcheck and finite differences.
-fn neuron(v: &[Value]) -> Value {
-    (&v[0] * &v[2] + &v[1] * &v[3] + &v[4]).tanh()
-}
 
 fn main() -> ExitCode {
     common::run(chain_rule)
@@ -56,57 +58,35 @@ fn chain_rule() -> Result<(), Box<dyn Error>> {
         }
     }
 
-    // --- 1. Forward: build the graph, naming every node. ---------------------------------
-    let inputs = [2.0, 0.0, -3.0, 1.0, 6.881_373_587_019_543];
-    let x1 = Value::new(inputs[0]).with_label("x1");
-    let x2 = Value::new(inputs[1]).with_label("x2");
-    let w1 = Value::new(inputs[2]).with_label("w1");
-    let w2 = Value::new(inputs[3]).with_label("w2");
-    let b = Value::new(inputs[4]).with_label("b");
-    let c1 = (&x1 * &w1).with_label("c1 = x1·w1");
-    let c2 = (&x2 * &w2).with_label("c2 = x2·w2");
-    let n = ((&c1 + &c2).with_label("c1 + c2") + &b).with_label("n = c1 + c2 + b");
-    let out = n.tanh().with_label("out = tanh(n)");
+    // --- 1 and 2. Forward (every node named), backward(), and the same by hand. ---------
+    let worked = experiment::work(&INPUTS);
+    let out = &worked.out;
     println!(
         "1. Forward pass: out = tanh(x1·w1 + x2·w2 + b) = {:.6}\n",
         out.data()
     );
-
-    // --- 2. Backward, and the same numbers by hand. -------------------------------------
-    out.backward();
-    let numeric = numerical_gradient(neuron, &inputs, 1e-6);
-    let dout_dn = 1.0 - out.data().powi(2);
+    let dout_dn = worked.rows[0].dout_dn;
     println!("2. The chain rule by hand: d(out)/d(n) = 1 − out² = {dout_dn:.6}");
     println!(
         "   {:<4} {:>14} {:>14} {:>14} {:>12} {:>12} {:>12}",
         "", "d(c)/d(w) = x", "d(n)/d(c)", "d(out)/d(n)", "product", "backward()", "finite diff"
     );
-    for (w, x, fd) in [(&w1, &x1, numeric[2]), (&w2, &x2, numeric[3])] {
-        let product = x.data() * 1.0 * dout_dn;
-        if (product - w.grad()).abs() > 1e-12 || (fd - w.grad()).abs() > 1e-6 {
-            return Err(format!("the chain rule disagrees with backward() for {w:?}").into());
+    for row in &worked.rows {
+        if (row.product - row.backward).abs() > 1e-12
+            || (row.finite_difference - row.backward).abs() > 1e-6
+        {
+            return Err(
+                format!("the chain rule disagrees with backward() for {}", row.name).into(),
+            );
         }
+        let dc_dw = row
+            .dc_dw
+            .map_or_else(|| "(n/a)".to_owned(), |x| format!("{x:.6}"));
         println!(
-            "   {:<4} {:>14.6} {:>14.6} {:>14.6} {:>12.6} {:>12.6} {:>12.6}",
-            w.label().unwrap_or_default(),
-            x.data(),
-            1.0,
-            dout_dn,
-            product,
-            w.grad(),
-            fd
+            "   {:<4} {dc_dw:>14} {:>14.6} {:>14.6} {:>12.6} {:>12.6} {:>12.6}",
+            row.name, row.dn_dc, row.dout_dn, row.product, row.backward, row.finite_difference
         );
     }
-    println!(
-        "   {:<4} {:>14} {:>14.6} {:>14.6} {:>12.6} {:>12.6} {:>12.6}",
-        "b",
-        "(n/a)",
-        1.0,
-        dout_dn,
-        dout_dn,
-        b.grad(),
-        numeric[4]
-    );
 
     // --- 3. Every node, operands before results. ----------------------------------------
     println!("\n3. Every node of the graph (topological order):");
@@ -116,7 +96,7 @@ fn chain_rule() -> Result<(), Box<dyn Error>> {
     }
 
     // --- 4. gradcheck: backward against central differences, every input. ---------------
-    let report = gradcheck(neuron, &inputs, &Options::default())?;
+    let report = gradcheck(experiment::neuron, &INPUTS, &Options::default())?;
     println!(
         "\n4. gradcheck passed: largest absolute error {:.2e}, relative {:.2e}",
         report.max_abs_error(),
@@ -125,10 +105,10 @@ fn chain_rule() -> Result<(), Box<dyn Error>> {
 
     // --- 5. The graph as a picture. ------------------------------------------------------
     let dir = common::output_dir("chain_rule", out_dir)?;
-    let dot_path = dir.join("graph.dot");
+    let dot_path = dir.join("chain_rule.dot");
     std::fs::write(&dot_path, out.to_dot())?;
     println!("\n5. Graph written to {}", dot_path.display());
-    let svg_path = dir.join("graph.svg");
+    let svg_path = dir.join("chain_rule_graph.svg");
     match Command::new("dot")
         .arg("-Tsvg")
         .arg(&dot_path)
@@ -142,5 +122,41 @@ fn chain_rule() -> Result<(), Box<dyn Error>> {
             dot_path.display()
         ),
     }
+
+    // --- 6. The derivative is a slope. --------------------------------------------------
+    // out as a function of w1 alone, and the line through (w1, out) whose slope is the
+    // gradient backward() found: it touches the curve there.
+    let (w1, slope) = (INPUTS[2], worked.rows[0].backward);
+    let ws: Vec<f64> = (0..=200).map(|i| w1 - 2.0 + f64::from(i) / 50.0).collect();
+    let tangent_path = dir.join("chain_rule_tangent.svg");
+    LineChart::new(
+        "d(out)/d(w1) is the slope of out(w1) at w1 = −3",
+        "w1 (the other inputs fixed)",
+        "out",
+    )
+    .draw(
+        &tangent_path,
+        &[
+            Series {
+                name: "out = tanh(x1·w1 + x2·w2 + b)".to_owned(),
+                points: ws
+                    .iter()
+                    .map(|&w| (w, experiment::out_of_w1(&INPUTS, w)))
+                    .collect(),
+            },
+            Series {
+                name: format!("tangent, slope = w1.grad() = {slope:.3}"),
+                points: ws
+                    .iter()
+                    .filter(|&&w| (w - w1).abs() <= 0.6)
+                    .map(|&w| (w, out.data() + slope * (w - w1)))
+                    .collect(),
+            },
+        ],
+    )?;
+    println!(
+        "\n6. The tangent to out(w1) at w1 = {w1}, slope {slope:.3}, drawn in {}",
+        tangent_path.display()
+    );
     Ok(())
 }
