@@ -65,12 +65,14 @@ mod arith;
 mod backward;
 pub mod check;
 mod dot;
+mod higher;
 mod math;
 mod op;
 mod reduce;
 mod value;
 
 pub use anomaly::NonFiniteError;
+pub use higher::{grad, hessian, hvp, try_grad, try_hessian, try_hvp, GradError};
 pub use reduce::{log_softmax, logsumexp, softmax};
 pub use value::Value;
 
