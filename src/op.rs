@@ -11,7 +11,9 @@
 //! The `f64` rules are the fast path of `backward()`; the `Value` rules are used only to
 //! build gradient graphs, and never slow it down. Where a derivative is piecewise
 //! constant (relu, abs, leaky relu, max, min) its `Value` form is a constant, so its own
-//! derivative is 0, as it is almost everywhere.
+//! derivative is 0, as it is almost everywhere. At a NaN operand that constant is NaN;
+//! its own derivative is still 0, and NaN reaches higher derivatives through the other
+//! uses of the operand.
 //!
 //! Derivative conventions at kinks and edges follow PyTorch:
 //! `relu'(0) = 0`, `abs'(0) = 0`, `max`/`min` split a tie 0.5/0.5, `x^0` has
