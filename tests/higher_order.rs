@@ -526,6 +526,12 @@ fn powers_at_zero_follow_backward() {
     assert_eq!(derivatives(0.0, 3, |x| x.powf(0.0)), [0.0, 0.0, 0.0]);
     // x¹: 1 even at 0 (0⁰ = 1), then 0.
     assert_eq!(derivatives(0.0, 2, |x| x.powi(1)), [1.0, 0.0]);
+    // n·x^(n−1) where n − 1 does not fit an i32.
+    let n = f64::from(i32::MIN);
+    assert_eq!(
+        derivatives(1.0, 2, |x| x.powi(i32::MIN)),
+        [n, n * (n - 1.0)]
+    );
     // aᵇ at a = 0, b ≥ 0: ∂/∂b is 0, as backward() says.
     for b0 in [0.0, 2.0] {
         let (a, b) = (Value::new(0.0), Value::new(b0));
