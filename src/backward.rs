@@ -4,7 +4,7 @@
 //! millions of nodes needs no more call stack than a chain of three.
 
 use crate::op::Op;
-use crate::value::{next_pass, Node, Value, Visit};
+use crate::value::{next_pass, reserve_passes, Node, Value, Visit};
 
 /// Calls `emit` on every node reachable from `root`, operands before the nodes made
 /// from them (`root` comes last).
@@ -107,6 +107,64 @@ pub(crate) fn topological_order(root: &Value) -> Vec<&Value> {
     let mut order = Vec::new();
     visit_postorder(root, |v| order.push(v));
     order
+}
+
+/// A topological order with every node numbered by its position, so that a pass over
+/// it can keep per-node scratch in plain vectors instead of a map keyed by node.
+///
+/// After the walk, each node is stamped with `first + position` (stamps reserved for
+/// this purpose, see [`reserve_passes`]); the operands' positions are read back from
+/// those stamps once, here, into `operand_positions`. [`IndexedOrder::position`] reads a
+/// stamp too, and so is only meaningful until the next traversal on this thread.
+pub(crate) struct IndexedOrder<'a> {
+    /// The nodes, operands before results, the root last.
+    pub(crate) nodes: Vec<&'a Value>,
+    first: u64,
+    /// `operand_positions[starts[k]..starts[k + 1]]` are the positions of the operands
+    /// of `nodes[k]`, in operand order.
+    starts: Vec<usize>,
+    operand_positions: Vec<usize>,
+}
+
+impl<'a> IndexedOrder<'a> {
+    pub(crate) fn new(root: &'a Value) -> IndexedOrder<'a> {
+        let nodes = topological_order(root);
+        let first = reserve_passes(nodes.len());
+        for (k, value) in nodes.iter().enumerate() {
+            value.node.mark.set_stamp(first + k as u64);
+        }
+        let mut starts = Vec::with_capacity(nodes.len() + 1);
+        let mut operand_positions = Vec::with_capacity(nodes.len());
+        starts.push(0);
+        for value in &nodes {
+            // Every operand was visited before its result, so it carries a stamp of
+            // this pass.
+            operand_positions.extend(
+                value
+                    .operands()
+                    .iter()
+                    .map(|x| (x.node.mark.stamp() - first) as usize),
+            );
+            starts.push(operand_positions.len());
+        }
+        IndexedOrder {
+            nodes,
+            first,
+            starts,
+            operand_positions,
+        }
+    }
+
+    /// The positions of the operands of the node at position `k`.
+    pub(crate) fn operands_of(&self, k: usize) -> &[usize] {
+        &self.operand_positions[self.starts[k]..self.starts[k + 1]]
+    }
+
+    /// The position of `value`, or `None` if it is not reachable from the root.
+    pub(crate) fn position(&self, value: &Value) -> Option<usize> {
+        let k = usize::try_from(value.node.mark.stamp().checked_sub(self.first)?).ok()?;
+        self.nodes.get(k).filter(|v| v.ptr_eq(value)).map(|_| k)
+    }
 }
 
 impl Value {

@@ -14,6 +14,8 @@
 //!   (`relu'(0) = 0`, ties in `max` split 0.5/0.5) match PyTorch, and NaN propagates.
 //! - **Stack-safe.** Traversal and drop are iterative: a chain of millions of nodes
 //!   neither overflows on `backward()` nor when it is freed.
+//! - **Higher-order derivatives.** [`grad`] builds a gradient into the graph, so it can
+//!   be differentiated again: Hessians, Hessian-vector products, Newton's method.
 //! - **Small nodes, fused reductions.** A node is 64 bytes including its reference
 //!   counts; [`Value::sum`], [`Value::dot`] and [`logsumexp`] are one node each.
 //!
@@ -49,7 +51,10 @@
 //!   (`exp`, `tanh`, `relu`, …), fused reductions, [`Value::custom`] ops,
 //!   [`Value::backward`], [`Value::zero_grad`], [`Value::check_finite`] and
 //!   [`Value::to_dot`].
-//! - [`check`]: gradient checking by finite differences.
+//! - [`grad`] and [`try_grad`]: gradients as `Value`s, which can be differentiated
+//!   again for second and higher derivatives; [`hessian`] and [`hvp`] on top.
+//! - [`check`]: gradient checking by finite differences, of first derivatives
+//!   ([`check::gradcheck`]) and of second ones ([`check::gradgradcheck`]).
 //! - [`nn`]: neurons, layers and MLPs, losses, optimizers, schedules, initialisers and
 //!   saving/loading models.
 //! - [`data`]: seeded toy data sets (moons, circles, XOR, spirals, sine).
@@ -69,6 +74,7 @@ mod backward;
 pub mod check;
 pub mod data;
 mod dot;
+mod higher;
 mod math;
 pub mod nn;
 mod op;
@@ -76,6 +82,7 @@ mod reduce;
 mod value;
 
 pub use anomaly::NonFiniteError;
+pub use higher::{grad, hessian, hvp, try_grad, try_hessian, try_hvp, GradError};
 pub use reduce::{log_softmax, logsumexp, softmax};
 pub use value::Value;
 

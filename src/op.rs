@@ -1,10 +1,19 @@
 //! `Op`: how a node was made, and the chain rule for each kind of node.
 //!
-//! Every op appears twice in this file, in the same order: once in a `value` method
-//! (the forward formula) and once in the matching `derivative` method (the local
-//! derivative, with the math in a comment). Adding an op means adding a variant to one of
-//! the small kind enums below, one arm in each of those two methods, a `Value` method
-//! that builds it, and a gradient test.
+//! Every op appears three times in this file, in the same order: once in a `value`
+//! method (the forward formula), once in the matching `derivative` method (the local
+//! derivative as an `f64`, with the math in a comment), and once in `derivative_value`
+//! (the same local derivative built from `Value`s, so that a gradient can itself be
+//! differentiated; see `higher.rs`). Adding an op means adding a variant to one of the
+//! small kind enums below, one arm in each of those three methods, a `Value` method that
+//! builds it, and a gradient test.
+//!
+//! The `f64` rules are the fast path of `backward()`; the `Value` rules are used only to
+//! build gradient graphs, and never slow it down. Where a derivative is piecewise
+//! constant (relu, abs, leaky relu, max, min) its `Value` form is a constant, so its own
+//! derivative is 0, as it is almost everywhere. At a NaN operand that constant is NaN;
+//! its own derivative is still 0, and NaN reaches higher derivatives through the other
+//! uses of the operand.
 //!
 //! Derivative conventions at kinks and edges follow PyTorch:
 //! `relu'(0) = 0`, `abs'(0) = 0`, `max`/`min` split a tie 0.5/0.5, `x^0` has
@@ -14,6 +23,7 @@
 use std::fmt;
 use std::rc::Rc;
 
+use crate::higher::GradError;
 use crate::value::Value;
 
 /// The record of how a node was made: its kind and its operands.
@@ -87,11 +97,33 @@ pub(crate) enum Nary {
     LogSumExp,
 }
 
-/// A user-defined function of one operand, with the derivative the user claims for it.
+/// A plain function of one number: a custom op's function or one of its derivatives.
+pub(crate) type ScalarFn = fn(f64) -> f64;
+
+/// A user-defined function of one operand, with the derivatives the user claims for it.
+///
+/// One `CustomFn` describes one derivative of the user's function: `order` 0 is the
+/// function itself, and the node that `derivative_value` builds for it has order 1,
+/// and so on. All of them share the user's name and list of derivatives.
 pub(crate) struct CustomFn {
-    pub(crate) name: Box<str>,
-    pub(crate) df: fn(f64) -> f64,
+    pub(crate) name: Rc<str>,
+    /// Which derivative of the user's function this node computes (0: the function).
+    pub(crate) order: usize,
+    /// The derivative of this node's function, as `backward()` uses it: the user's
+    /// derivative of order `order + 1`, or [`no_derivative`] (NaN) if none was given.
+    pub(crate) df: ScalarFn,
+    /// The user's derivatives, first derivative first.
+    pub(crate) derivatives: Rc<[ScalarFn]>,
 }
+
+/// A local derivative, as a gradient graph is built from it: a number fixed at the point
+/// where the graph is built (its own derivative is 0), or an expression in the graph.
+pub(crate) enum Partial {
+    Const(f64),
+    Expr(Value),
+}
+
+use Partial::{Const, Expr};
 
 // ---------------------------------------------------------------------------------------
 // Unary: forward formula and derivative. `x` is the operand, `y = f(x)` the result.
@@ -157,6 +189,26 @@ impl Unary {
             Unary::Softplus => sigmoid(x),
         }
     }
+
+    /// [`Unary::derivative`] as a graph, given the operand `x` and the result `y`.
+    pub(crate) fn derivative_value(self, x: &Value, y: &Value) -> Partial {
+        match self {
+            Unary::Neg => Const(-1.0),
+            Unary::Exp => Expr(y.clone()),
+            Unary::Ln => Expr(x.recip()),
+            Unary::Sqrt => Expr(0.5 / y),
+            Unary::Recip => Expr(-(y * y)),
+            // sign x: constant on each side of 0
+            Unary::Abs => Const(sign(x.data())),
+            Unary::Sin => Expr(x.cos()),
+            Unary::Cos => Expr(-x.sin()),
+            Unary::Tanh => Expr(1.0 - y * y),
+            Unary::Sigmoid => Expr(y * (1.0 - y)),
+            // a step: constant on each side of 0
+            Unary::Relu => Const(step(x.data(), 0.0)),
+            Unary::Softplus => Expr(x.sigmoid()),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -187,6 +239,21 @@ impl Param {
             Param::Powi => power_rule(x, c, x.powi(c as i32 - 1)),
             // d leaky_relu x = 1 for x > 0, c for x ≤ 0
             Param::LeakyRelu => step(x, c),
+        }
+    }
+
+    /// [`Param::derivative`] as a graph.
+    pub(crate) fn derivative_value(self, x: &Value, c: f64) -> Partial {
+        match self {
+            // x⁰ is a constant: its derivative is the constant 0 (NaN stays NaN)
+            Param::Powf | Param::Powi if c == 0.0 && !x.data().is_nan() => Const(0.0),
+            Param::Powf => Expr(c * x.powf(c - 1.0)),
+            // n − 1 does not fit an i32 only for n = i32::MIN; x^(n−1) is then a powf
+            Param::Powi => match (c as i32).checked_sub(1) {
+                Some(n_minus_1) => Expr(c * x.powi(n_minus_1)),
+                None => Expr(c * x.powf(c - 1.0)),
+            },
+            Param::LeakyRelu => Const(step(x.data(), c)),
         }
     }
 }
@@ -250,6 +317,41 @@ impl Binary {
             }
         }
     }
+
+    /// [`Binary::derivative`] as a graph, given the operands and the result `y`.
+    pub(crate) fn derivative_value(self, a: &Value, b: &Value, y: &Value) -> [Partial; 2] {
+        match self {
+            Binary::Add => [Const(1.0), Const(1.0)],
+            Binary::Sub => [Const(1.0), Const(-1.0)],
+            Binary::Mul => [Expr(b.clone()), Expr(a.clone())],
+            Binary::Div => [Expr(b.recip()), Expr(-(y / b))],
+            Binary::Pow => {
+                let (a0, b0) = (a.data(), b.data());
+                // b·a^(b−1) is 0·∞ at a = b = 0, where the f64 rule says 0. Elsewhere
+                // the expression is kept even at b = 0, where it is 0 but its
+                // derivative in b, a^(b−1)(1 + b ln a), is not.
+                let da = if a0 == 0.0 && b0 == 0.0 {
+                    Const(0.0)
+                } else {
+                    Expr(b * a.pow(&(b - 1.0)))
+                };
+                let db = if a0 == 0.0 && b0 >= 0.0 {
+                    Const(0.0)
+                } else {
+                    Expr(y * a.ln())
+                };
+                [da, db]
+            }
+            Binary::Max => {
+                let (da, db) = tie_split(a.data(), b.data());
+                [Const(da), Const(db)]
+            }
+            Binary::Min => {
+                let (da, db) = tie_split(a.data(), b.data());
+                [Const(db), Const(da)]
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -310,6 +412,85 @@ impl Nary {
             }
         }
     }
+
+    /// The partial derivative for each operand as a graph, pushed onto `out` in order.
+    fn derivative_values(self, operands: &[Value], y: &Value, out: &mut Vec<Partial>) {
+        match self {
+            Nary::Sum => out.extend(operands.iter().map(|_| Const(1.0))),
+            Nary::Dot => {
+                let (l, r) = operands.split_at(operands.len() / 2);
+                out.extend(r.iter().map(|b| Expr(b.clone())));
+                out.extend(l.iter().map(|a| Expr(a.clone())));
+            }
+            // softmax(x)ᵢ = e^(xᵢ−m) / Σ e^(xⱼ−m). The shift m is a constant here: the
+            // softmax does not depend on it, so holding it fixed changes no derivative.
+            Nary::LogSumExp => {
+                let m = max_data(operands);
+                if !m.is_finite() {
+                    out.extend(operands.iter().map(|x| Expr((x - y).exp())));
+                    return;
+                }
+                let e: Vec<Value> = operands.iter().map(|x| (x - m).exp()).collect();
+                let total = Value::sum(&e);
+                out.extend(e.iter().map(|e| Expr(e / &total)));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Custom: the user's derivatives, one order after another.
+// ---------------------------------------------------------------------------------------
+
+impl CustomFn {
+    /// The user's function of order 0 with its derivatives `[f', f'', …]`.
+    pub(crate) fn new(name: &str, derivatives: &[ScalarFn]) -> CustomFn {
+        let derivatives: Rc<[ScalarFn]> = derivatives.into();
+        CustomFn::of_order(name.into(), 0, derivatives)
+    }
+
+    fn of_order(name: Rc<str>, order: usize, derivatives: Rc<[ScalarFn]>) -> CustomFn {
+        CustomFn {
+            name,
+            order,
+            df: derivatives.get(order).copied().unwrap_or(no_derivative),
+            derivatives,
+        }
+    }
+
+    /// The derivative as a graph: a custom node of the next order, whose data is the
+    /// user's derivative at `x` and whose own derivative is the one after it.
+    ///
+    /// # Errors
+    ///
+    /// [`GradError::MissingDerivative`] if the user gave no derivative of that order.
+    fn derivative_value(&self, x: &Value) -> Result<Partial, GradError> {
+        let Some(&df) = self.derivatives.get(self.order) else {
+            return Err(GradError::MissingDerivative {
+                op: self.name.to_string(),
+                order: self.order + 1,
+            });
+        };
+        let next = CustomFn::of_order(self.name.clone(), self.order + 1, self.derivatives.clone());
+        Ok(Expr(Value::from_op(
+            df(x.data()),
+            Op::Custom(Rc::new(next), x.clone()),
+        )))
+    }
+
+    /// The user's name, with primes for a derivative: `f`, `f'`, `f''`, `f'''`, `f^(4)`.
+    fn display_name(&self) -> String {
+        match self.order {
+            0..=3 => format!("{}{}", self.name, "'".repeat(self.order)),
+            n => format!("{}^({n})", self.name),
+        }
+    }
+}
+
+/// The derivative `backward()` uses for a custom node whose derivative the user did not
+/// give: NaN, the IEEE answer for "unknown". `try_grad` reports it as an error instead.
+fn no_derivative(_: f64) -> f64 {
+    f64::NAN
 }
 
 // ---------------------------------------------------------------------------------------
@@ -344,6 +525,28 @@ impl Op {
         }
     }
 
+    /// Pushes the local derivative of the node `y` (made by this op) with respect to
+    /// each operand onto `out`, in operand order, as graphs.
+    ///
+    /// # Errors
+    ///
+    /// [`GradError::MissingDerivative`] for a custom op without that derivative.
+    pub(crate) fn derivative_values(
+        &self,
+        y: &Value,
+        out: &mut Vec<Partial>,
+    ) -> Result<(), GradError> {
+        match self {
+            Op::Leaf => {}
+            Op::Unary(f, x) => out.push(f.derivative_value(x, y)),
+            Op::Param(f, x, c) => out.push(f.derivative_value(x, *c)),
+            Op::Binary(f, [a, b]) => out.extend(f.derivative_value(a, b, y)),
+            Op::Nary(f, xs) => f.derivative_values(xs, y, out),
+            Op::Custom(f, x) => out.push(f.derivative_value(x)?),
+        }
+        Ok(())
+    }
+
     /// A short name for printing and for the DOT graph.
     pub(crate) fn name(&self) -> String {
         match self {
@@ -353,7 +556,7 @@ impl Op {
             Op::Param(Param::LeakyRelu, _, c) => format!("leaky_relu({c})"),
             Op::Binary(f, _) => f.symbol().to_owned(),
             Op::Nary(f, _) => f.symbol().to_owned(),
-            Op::Custom(f, _) => f.name.to_string(),
+            Op::Custom(f, _) => f.display_name(),
         }
     }
 }
@@ -403,7 +606,7 @@ impl Nary {
 
 impl fmt::Debug for CustomFn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CustomFn({})", self.name)
+        write!(f, "CustomFn({})", self.display_name())
     }
 }
 

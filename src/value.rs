@@ -116,6 +116,17 @@ impl Mark {
             .set((pass << 2) | done | (self.0.get() & Self::LABELLED));
     }
 
+    /// The stamp of the last traversal that visited the node.
+    pub(crate) fn stamp(&self) -> u64 {
+        self.0.get() >> 2
+    }
+
+    /// Overwrites the stamp, keeping the label flag. Used to number the nodes of one
+    /// traversal with stamps reserved by [`reserve_passes`].
+    pub(crate) fn set_stamp(&self, stamp: u64) {
+        self.0.set((stamp << 2) | (self.0.get() & Self::LABELLED));
+    }
+
     fn is_labelled(&self) -> bool {
         self.0.get() & Self::LABELLED != 0
     }
@@ -144,6 +155,17 @@ pub(crate) fn next_pass() -> u64 {
         let pass = p.get() + 1;
         p.set(pass);
         pass
+    })
+}
+
+/// Reserves `count` consecutive stamps and returns the first. No later traversal on
+/// this thread uses any of them, so a node stamped with `first + k` can be told apart
+/// from every other pass, and `k` read back from it.
+pub(crate) fn reserve_passes(count: usize) -> u64 {
+    PASS.with(|p| {
+        let first = p.get() + 1;
+        p.set(p.get() + count as u64);
+        first
     })
 }
 
@@ -292,6 +314,10 @@ impl Value {
     /// out, including one with a wrong derivative (which [`crate::check::gradcheck`]
     /// will catch). `name` is what printing and DOT output show.
     ///
+    /// The op has a first derivative only: [`crate::grad`] can build its gradient, but
+    /// not differentiate that gradient again. To allow that, give the higher derivatives
+    /// with [`Value::custom_with_derivatives`].
+    ///
     /// ```
     /// use scalargrad::Value;
     /// // The "swish-like" x·σ(x) is easier to write as a composition, but a custom op
@@ -303,10 +329,42 @@ impl Value {
     /// ```
     #[must_use = "method returns a new Value and does not modify the original"]
     pub fn custom(&self, name: &str, f: fn(f64) -> f64, df: fn(f64) -> f64) -> Value {
-        let custom = CustomFn {
-            name: name.into(),
-            df,
-        };
+        self.custom_with_derivatives(name, f, &[df])
+    }
+
+    /// Applies a user-defined function `f` with its derivatives `[f', f'', f''', …]`,
+    /// as one node: `backward()` uses `f'`, and each further derivative lets
+    /// [`crate::grad`] go one order deeper.
+    ///
+    /// The gradient of this node built by [`crate::grad`] is itself a custom node (shown
+    /// as `name'`, then `name''`, …) whose data is `f'(x)` and whose derivative is `f''`.
+    /// Asking for a derivative beyond the list is an error of [`crate::try_grad`]
+    /// ([`crate::GradError::MissingDerivative`], naming the op and the order), and
+    /// `backward()` through such a node gives NaN. With an empty list the op has no
+    /// derivative at all.
+    ///
+    /// ```
+    /// use scalargrad::{grad, try_grad, GradError, Value};
+    ///
+    /// let x = Value::new(2.0);
+    /// let y = x.custom_with_derivatives("cube", |x| x.powi(3), &[|x| 3.0 * x * x, |x| 6.0 * x]);
+    /// let dy = grad(&y, &[x.clone()]).remove(0); // 3x² = 12
+    /// let d2y = grad(&dy, &[x.clone()]).remove(0); // 6x = 12
+    /// assert_eq!((dy.data(), d2y.data()), (12.0, 12.0));
+    /// assert_eq!(dy.op_name(), "cube'");
+    ///
+    /// // The third derivative was not given:
+    /// let err = try_grad(&d2y, &[x]).unwrap_err();
+    /// assert_eq!(err, GradError::MissingDerivative { op: "cube".into(), order: 3 });
+    /// ```
+    #[must_use = "method returns a new Value and does not modify the original"]
+    pub fn custom_with_derivatives(
+        &self,
+        name: &str,
+        f: fn(f64) -> f64,
+        derivatives: &[fn(f64) -> f64],
+    ) -> Value {
+        let custom = CustomFn::new(name, derivatives);
         Value::from_op(f(self.data()), Op::Custom(Rc::new(custom), self.clone()))
     }
 

@@ -107,7 +107,8 @@ pub enum Step {
     Powf(usize, f64),
     /// `tanh(a)^n`.
     Powi(usize, i32),
-    /// A user op: `a / (1 + a²)` with derivative `(1 − a²) / (1 + a²)²`.
+    /// A user op: `a / (1 + a²)` with derivatives `(1 − a²) / (1 + a²)²`,
+    /// `2a(a² − 3) / (1 + a²)³` and `−6(a⁴ − 6a² + 1) / (1 + a²)⁴`.
     Custom(usize),
     /// `Σ xᵢ / n`.
     Sum(Vec<usize>),
@@ -278,10 +279,14 @@ impl Scalar for Value {
             Step::Softplus(a) => v[a].softplus(),
             Step::Powf(a, c) => (1.5 + v[a].tanh()).powf(c),
             Step::Powi(a, n) => (1.5 + v[a].tanh()).powi(n),
-            Step::Custom(a) => v[a].custom(
+            Step::Custom(a) => v[a].custom_with_derivatives(
                 "x/(1+x²)",
                 |x| x / (1.0 + x * x),
-                |x| (1.0 - x * x) / (1.0 + x * x).powi(2),
+                &[
+                    |x| (1.0 - x * x) / (1.0 + x * x).powi(2),
+                    |x| 2.0 * x * (x * x - 3.0) / (1.0 + x * x).powi(3),
+                    |x| -6.0 * (x.powi(4) - 6.0 * x * x + 1.0) / (1.0 + x * x).powi(4),
+                ],
             ),
             Step::Sum(ref xs) => Value::sum(&pick(xs)) / xs.len() as f64,
             Step::Dot(ref xs, ref ys) => {
