@@ -236,7 +236,14 @@ impl Param {
             // d xᶜ = c·x^(c−1); x⁰ is constant, so its derivative is 0 even at x = 0
             Param::Powf => power_rule(x, c, x.powf(c - 1.0)),
             // d xⁿ = n·x^(n−1), the same rule with an integer power
-            Param::Powi => power_rule(x, c, x.powi(c as i32 - 1)),
+            // (n − 1 does not fit an i32 only for n = i32::MIN; x^(n−1) is then a powf)
+            Param::Powi => {
+                let x_pow_n_minus_1 = match (c as i32).checked_sub(1) {
+                    Some(n_minus_1) => x.powi(n_minus_1),
+                    None => x.powf(c - 1.0),
+                };
+                power_rule(x, c, x_pow_n_minus_1)
+            }
             // d leaky_relu x = 1 for x > 0, c for x ≤ 0
             Param::LeakyRelu => step(x, c),
         }

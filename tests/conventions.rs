@@ -47,6 +47,13 @@ fn domain_edges_follow_ieee() {
     assert_eq!(at(0.0, Value::recip), (f64::INFINITY, f64::NEG_INFINITY));
 }
 
+/// The most negative integer power: n − 1 does not fit an i32, and must not overflow.
+#[test]
+fn powi_at_i32_min_does_not_overflow() {
+    let (y, g) = at(1.0, |x| x.powi(i32::MIN));
+    assert_eq!((y, g), (1.0, f64::from(i32::MIN)));
+}
+
 #[test]
 fn pow_with_zero_base_has_zero_exponent_gradient() {
     let (a, b) = (Value::new(0.0), Value::new(2.0));

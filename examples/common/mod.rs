@@ -21,7 +21,9 @@ pub fn output_dir(name: &str, out: Option<PathBuf>) -> std::io::Result<PathBuf> 
 /// Prints `usage` and exits successfully if `--help` or `-h` is among the arguments.
 pub fn help_requested(usage: &str) -> bool {
     if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
-        println!("{usage}");
+        use std::io::Write;
+        // A closed pipe (`--help | head`) is not worth a panic.
+        let _ = writeln!(std::io::stdout(), "{usage}");
         true
     } else {
         false
