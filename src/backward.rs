@@ -141,8 +141,9 @@ impl<'a> IndexedOrder<'a> {
             // this pass.
             operand_positions.extend(
                 value
+                    .node
+                    .op
                     .operands()
-                    .iter()
                     .map(|x| (x.node.mark.stamp() - first) as usize),
             );
             starts.push(operand_positions.len());

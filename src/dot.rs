@@ -43,7 +43,7 @@ impl Value {
                 let op_id = format!("{}_op", id(v));
                 let _ = writeln!(out, "  {op_id} [label=\"{}\"];", op.replace('"', "'"));
                 let _ = writeln!(out, "  {op_id} -> {};", id(v));
-                for operand in v.operands() {
+                for operand in v.node.op.operands() {
                     let _ = writeln!(out, "  {} -> {op_id};", id(operand));
                 }
             }

@@ -24,6 +24,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::higher::GradError;
+use crate::nn::Activation;
 use crate::value::Value;
 
 /// The record of how a node was made: its kind and its operands.
@@ -44,6 +45,18 @@ pub(crate) enum Op {
     Nary(Nary, Box<[Value]>),
     /// A user-supplied function and its derivative.
     Custom(Rc<CustomFn>, Value),
+    /// A whole neuron, `act(w·x + b)`, as one node. Both operand lists are shared
+    /// handles (the neuron's parameters, and the inputs every neuron of a layer sees),
+    /// so building the node copies no list of operands.
+    Neuron(Rc<NeuronParams>, Rc<Vec<Value>>),
+}
+
+/// A neuron's parameters, weights then bias, and its activation: one operand list of a
+/// [`Op::Neuron`] node, shared by every node the neuron makes.
+pub(crate) struct NeuronParams {
+    /// `w₀ … wₙ₋₁` followed by the bias `b`.
+    pub(crate) params: Box<[Value]>,
+    pub(crate) activation: Activation,
 }
 
 /// Parameter-free functions of one operand.
@@ -446,6 +459,83 @@ impl Nary {
 }
 
 // ---------------------------------------------------------------------------------------
+// Neuron: y = act(z) with z = w·x + b. Forward formula, then the local derivatives:
+// ∂y/∂wᵢ = act'(z)·xᵢ, ∂y/∂b = act'(z), ∂y/∂xᵢ = act'(z)·wᵢ.
+// ---------------------------------------------------------------------------------------
+
+impl NeuronParams {
+    /// The neuron's output for inputs `x`: the weighted sum in input order, then the
+    /// bias, then the activation (the order `Neuron::predict` uses too, so the two agree
+    /// bit for bit).
+    pub(crate) fn value(&self, x: &[Value]) -> f64 {
+        let (w, b) = self.weights_and_bias();
+        let z: f64 = w.iter().zip(x).map(|(w, x)| w.data() * x.data()).sum();
+        self.activation.apply_f64(z + b.data())
+    }
+
+    pub(crate) fn weights_and_bias(&self) -> (&[Value], &Value) {
+        let (b, w) = self
+            .params
+            .split_last()
+            .expect("a neuron always has a bias");
+        (w, b)
+    }
+
+    /// `act'(z)`, read from the output `y` alone, so `z` need not be kept: relu and
+    /// leaky relu by the sign of y (which is the sign of z), tanh as 1 − y², the sigmoid
+    /// as y(1 − y). At z = 0 the conventions are the elementwise ops' (relu'(0) = 0,
+    /// the slope for leaky relu).
+    fn slope(&self, y: f64) -> f64 {
+        match self.activation {
+            Activation::Relu => step(y, 0.0),
+            Activation::LeakyRelu(s) => step(y, s),
+            Activation::Tanh => Unary::Tanh.derivative(f64::NAN, y),
+            Activation::Sigmoid => Unary::Sigmoid.derivative(f64::NAN, y),
+            Activation::Linear => 1.0,
+        }
+    }
+
+    fn propagate(&self, x: &[Value], y: f64, g: f64) {
+        // g·(act'·xᵢ) rather than (g·act')·xᵢ, and operands in operand order (weights,
+        // bias, inputs): the same products, added in the same order, as the graph
+        // `derivative_values` builds, so both give identical numbers even where one node
+        // is several operands.
+        let slope = self.slope(y);
+        let (w, b) = self.weights_and_bias();
+        for (w, x) in w.iter().zip(x) {
+            w.add_grad(g * (x.data() * slope));
+        }
+        b.add_grad(g * slope);
+        for (w, x) in w.iter().zip(x) {
+            x.add_grad(g * (w.data() * slope));
+        }
+    }
+
+    /// [`NeuronParams::propagate`]'s partials as graphs: parameters first, then inputs.
+    fn derivative_values(&self, x: &[Value], y: &Value, out: &mut Vec<Partial>) {
+        let slope = match self.activation {
+            Activation::Relu | Activation::LeakyRelu(_) | Activation::Linear => {
+                Const(self.slope(y.data()))
+            }
+            // 1 − y² and y(1 − y), as graphs through the node itself
+            Activation::Tanh => Expr(1.0 - y * y),
+            Activation::Sigmoid => Expr(y * (1.0 - y)),
+        };
+        let times = |v: &Value| match &slope {
+            Const(c) => Expr(v * *c),
+            Expr(s) => Expr(v * s),
+        };
+        let (w, _) = self.weights_and_bias();
+        out.extend(x.iter().map(times));
+        out.push(match &slope {
+            Const(c) => Const(*c),
+            Expr(s) => Expr(s.clone()),
+        });
+        out.extend(w.iter().map(times));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Custom: the user's derivatives, one order after another.
 // ---------------------------------------------------------------------------------------
 
@@ -505,14 +595,24 @@ fn no_derivative(_: f64) -> f64 {
 // ---------------------------------------------------------------------------------------
 
 impl Op {
-    /// The operands, in the order the op was built with.
-    pub(crate) fn operands(&self) -> &[Value] {
+    /// The operands, in the order the op was built with, as (at most) two lists: a
+    /// neuron's parameters and its inputs live in separate shared lists.
+    pub(crate) fn operand_lists(&self) -> [&[Value]; 2] {
         match self {
-            Op::Leaf => &[],
-            Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => std::slice::from_ref(x),
-            Op::Binary(_, xs) => xs,
-            Op::Nary(_, xs) => xs,
+            Op::Leaf => [&[], &[]],
+            Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => {
+                [std::slice::from_ref(x), &[]]
+            }
+            Op::Binary(_, xs) => [xs, &[]],
+            Op::Nary(_, xs) => [xs, &[]],
+            Op::Neuron(p, x) => [&p.params, x],
         }
+    }
+
+    /// The operands, in the order the op was built with.
+    pub(crate) fn operands(&self) -> impl Iterator<Item = &Value> + Clone {
+        let [first, second] = self.operand_lists();
+        first.iter().chain(second)
     }
 
     /// Adds `local derivative × g` into each operand's gradient, where `y` is this
@@ -529,6 +629,7 @@ impl Op {
             }
             Op::Nary(f, xs) => f.propagate(xs, y, g),
             Op::Custom(f, x) => x.add_grad(g * (f.df)(x.data())),
+            Op::Neuron(p, x) => p.propagate(x, y, g),
         }
     }
 
@@ -550,6 +651,7 @@ impl Op {
             Op::Binary(f, [a, b]) => out.extend(f.derivative_value(a, b, y)),
             Op::Nary(f, xs) => f.derivative_values(xs, y, out),
             Op::Custom(f, x) => out.push(f.derivative_value(x)?),
+            Op::Neuron(p, x) => p.derivative_values(x, y, out),
         }
         Ok(())
     }
@@ -564,6 +666,7 @@ impl Op {
             Op::Binary(f, _) => f.symbol().to_owned(),
             Op::Nary(f, _) => f.symbol().to_owned(),
             Op::Custom(f, _) => f.display_name(),
+            Op::Neuron(p, _) => format!("{}(w·x+b)", p.activation.name()),
         }
     }
 }

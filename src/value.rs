@@ -291,8 +291,8 @@ impl Value {
     /// assert!(c.operands()[0].ptr_eq(&a) && c.operands()[1].ptr_eq(&b));
     /// ```
     #[must_use]
-    pub fn operands(&self) -> &[Value] {
-        self.node.op.operands()
+    pub fn operands(&self) -> Vec<Value> {
+        self.node.op.operands().cloned().collect()
     }
 
     /// Whether two handles point to the same node (identity, not equal data).
@@ -509,6 +509,19 @@ fn release(value: &mut Value) {
                         keep(x, pending);
                     }
                 }
+                // Shared lists are only let go of; the last node to hold one frees it.
+                Op::Neuron(params, inputs) => {
+                    if let Some(params) = Rc::into_inner(params) {
+                        for x in params.params.into_vec() {
+                            keep(x, pending);
+                        }
+                    }
+                    if let Some(inputs) = Rc::into_inner(inputs) {
+                        for x in inputs {
+                            keep(x, pending);
+                        }
+                    }
+                }
             }
             if free.len() < POOL_CAPACITY {
                 free.push(value);
@@ -551,5 +564,13 @@ fn take_operands(op: &mut Op, pending: &mut Vec<Value>) {
         Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => pending.push(x),
         Op::Binary(_, [a, b]) => pending.extend([a, b]),
         Op::Nary(_, xs) => pending.extend(xs.into_vec()),
+        Op::Neuron(params, inputs) => {
+            if let Some(params) = Rc::into_inner(params) {
+                pending.extend(params.params.into_vec());
+            }
+            if let Some(inputs) = Rc::into_inner(inputs) {
+                pending.extend(inputs);
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@
 //!   an MLP 2-16-16-1 (ReLU hidden, linear output, 337 parameters), loss
 //!   `mean(relu(1 − y·score)) + 1e-4·Σp²`, backward, SGD update. Variant "scalar" is
 //!   the graph micrograd builds (one node per scalar `+`/`*`); variant "nn" is the
-//!   crate's own [`Mlp`] with its fused neuron (`Value::dot`) and loss nodes, on the
+//!   crate's own [`Mlp`] with its fused neuron nodes (one per neuron) and loss nodes, on the
 //!   same data and the same initial parameters.
 //! - **W2 deep chain**: `x = relu(x·0.999999 + 1e-6)` repeated N times (and the same with
 //!   `tanh`), backward, drop.
@@ -262,7 +262,7 @@ pub fn nn_model(init: &[f64]) -> Mlp {
 }
 
 /// W1 "nn": the same step with the crate's [`Mlp`] and losses (`hinge` + `l2`), whose
-/// neurons and penalty are fused `Value::dot` nodes. Returns the loss.
+/// neurons are one fused node each and whose penalty is one `Value::dot`. Returns the loss.
 pub fn nn_step(model: &Mlp, params: &[Value], data: &Moons, lr: f64) -> f64 {
     model.zero_grad();
     let scores: Vec<Value> = data

@@ -1,30 +1,35 @@
 //! `Neuron`, `Layer` and `Mlp`: micrograd's three building blocks.
 
 use std::fmt;
+use std::rc::Rc;
 
 use rand::Rng;
 
 use super::{Activation, Init, Module, ParameterCountError};
+use crate::op::{NeuronParams, Op};
 use crate::value::Value;
 
 /// One neuron: `activation(w·x + b)`.
 ///
-/// The weighted sum is one fused [`Value::dot`] node plus the bias, not 2n scalar
-/// nodes, which keeps graphs small and backward fast.
+/// Each forward pass makes one fused node for the whole neuron, with a closed-form
+/// local derivative, instead of 2n scalar nodes (or a `dot`, a `+` and an activation).
+/// The node holds the neuron's parameters and the layer's inputs as shared lists, so
+/// making it copies neither.
 ///
 /// ```
 /// use scalargrad::nn::{Activation, Neuron};
 /// use scalargrad::Value;
 /// let n = Neuron::from_weights(&[2.0, -1.0], 0.5, Activation::Relu);
-/// let out = n.forward(&[Value::new(1.0), Value::new(1.0)]);
+/// let x = [Value::new(1.0), Value::new(1.0)];
+/// let out = n.forward(&x);
+/// out.backward();
 /// assert_eq!(out.data(), 1.5); // relu(2 − 1 + 0.5)
+/// assert_eq!((n.weights()[0].grad(), x[1].grad()), (1.0, -1.0)); // x₀ and w₁
 /// assert_eq!(n.to_string(), "ReLUNeuron(2)");
 /// ```
 #[derive(Clone)]
 pub struct Neuron {
-    weights: Vec<Value>,
-    bias: Value,
-    activation: Activation,
+    params: Rc<NeuronParams>,
 }
 
 impl Neuron {
@@ -37,23 +42,31 @@ impl Neuron {
         init: Init,
         rng: &mut impl Rng,
     ) -> Neuron {
-        let weights = (0..nin)
+        let mut params: Vec<Value> = (0..nin)
             .map(|_| Value::new(init.sample(nin, fan_out, rng)))
             .collect();
-        Neuron {
-            weights,
-            bias: Value::new(0.0),
-            activation,
-        }
+        params.push(Value::new(0.0));
+        Neuron::from_params(params, activation)
     }
 
     /// A neuron with the given weights and bias.
     #[must_use]
     pub fn from_weights(weights: &[f64], bias: f64, activation: Activation) -> Neuron {
+        let params = weights
+            .iter()
+            .chain([&bias])
+            .map(|&w| Value::new(w))
+            .collect();
+        Neuron::from_params(params, activation)
+    }
+
+    /// A neuron whose parameters are `params`: the weights, then the bias.
+    fn from_params(params: Vec<Value>, activation: Activation) -> Neuron {
         Neuron {
-            weights: weights.iter().map(|&w| Value::new(w)).collect(),
-            bias: Value::new(bias),
-            activation,
+            params: Rc::new(NeuronParams {
+                params: params.into_boxed_slice(),
+                activation,
+            }),
         }
     }
 
@@ -64,9 +77,16 @@ impl Neuron {
     /// If `x` does not have one entry per weight.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Value {
+        self.forward_shared(&Rc::new(x.to_vec()))
+    }
+
+    /// [`Neuron::forward`] on an input list that other neurons share.
+    fn forward_shared(&self, x: &Rc<Vec<Value>>) -> Value {
         self.check_input(x.len());
-        let act = Value::dot(&self.weights, x) + &self.bias;
-        self.activation.apply(&act)
+        Value::from_op(
+            self.params.value(x),
+            Op::Neuron(self.params.clone(), x.clone()),
+        )
     }
 
     /// The same function as [`Neuron::forward`] on plain numbers, with no graph; the
@@ -78,35 +98,40 @@ impl Neuron {
     #[must_use]
     pub fn predict(&self, x: &[f64]) -> f64 {
         self.check_input(x.len());
-        // Same operations in the same order as the fused dot node, then the bias.
-        let dot: f64 = self.weights.iter().zip(x).map(|(w, x)| w.data() * x).sum();
-        self.activation.apply_f64(dot + self.bias.data())
+        // The same operations in the same order as the fused node's forward formula.
+        let (w, b) = self.params.weights_and_bias();
+        let z: f64 = w.iter().zip(x).map(|(w, x)| w.data() * x).sum();
+        self.activation().apply_f64(z + b.data())
     }
 
     /// The weights, in input order.
     #[must_use]
     pub fn weights(&self) -> &[Value] {
-        &self.weights
+        self.params.weights_and_bias().0
     }
 
     /// The bias.
     #[must_use]
     pub fn bias(&self) -> &Value {
-        &self.bias
+        self.params.weights_and_bias().1
     }
 
     /// The activation.
     #[must_use]
     pub fn activation(&self) -> Activation {
-        self.activation
+        self.params.activation
+    }
+
+    fn nin(&self) -> usize {
+        self.weights().len()
     }
 
     fn check_input(&self, len: usize) {
         assert_eq!(
             len,
-            self.weights.len(),
+            self.nin(),
             "a neuron with {} inputs was given {len}",
-            self.weights.len()
+            self.nin()
         );
     }
 }
@@ -114,15 +139,13 @@ impl Neuron {
 impl Module for Neuron {
     /// The weights, then the bias.
     fn parameters(&self) -> Vec<Value> {
-        let mut params = self.weights.clone();
-        params.push(self.bias.clone());
-        params
+        self.params.params.to_vec()
     }
 }
 
 impl fmt::Display for Neuron {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}Neuron({})", self.activation, self.weights.len())
+        write!(f, "{}Neuron({})", self.activation(), self.nin())
     }
 }
 
@@ -165,8 +188,7 @@ impl Layer {
             assert!(
                 neurons
                     .iter()
-                    .all(|n| n.weights.len() == first.weights.len()
-                        && n.activation == first.activation),
+                    .all(|n| n.nin() == first.nin() && n.activation() == first.activation()),
                 "the neurons of a layer need the same input count and activation"
             );
         }
@@ -180,7 +202,12 @@ impl Layer {
     /// If `x` has the wrong length.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Vec<Value> {
-        self.neurons.iter().map(|n| n.forward(x)).collect()
+        self.forward_shared(&Rc::new(x.to_vec()))
+    }
+
+    /// [`Layer::forward`] on an input list shared by all the layer's neurons.
+    fn forward_shared(&self, x: &Rc<Vec<Value>>) -> Vec<Value> {
+        self.neurons.iter().map(|n| n.forward_shared(x)).collect()
     }
 
     /// Every neuron's output on plain numbers, with no graph.
@@ -202,7 +229,7 @@ impl Layer {
     /// The number of inputs (0 for a layer without neurons).
     #[must_use]
     pub fn nin(&self) -> usize {
-        self.neurons.first().map_or(0, |n| n.weights.len())
+        self.neurons.first().map_or(0, Neuron::nin)
     }
 
     /// The activation shared by the neurons (`Linear` for an empty layer).
@@ -325,11 +352,13 @@ impl Mlp {
     /// If `x.len()` is not the number of inputs.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Vec<Value> {
-        let mut act = self.layers[0].forward(x);
-        for layer in &self.layers[1..] {
-            act = layer.forward(&act);
+        // Each layer's outputs become one shared input list for the next layer.
+        let mut act = Rc::new(x.to_vec());
+        for layer in &self.layers {
+            act = Rc::new(layer.forward_shared(&act));
         }
-        act
+        // The nodes hold the lists of earlier layers, never the last one.
+        Rc::try_unwrap(act).unwrap_or_else(|shared| shared.to_vec())
     }
 
     /// [`Mlp::forward`] for a plain input: wraps each number in a leaf first.
@@ -397,15 +426,7 @@ impl Mlp {
                 neurons: layer
                     .neurons
                     .iter()
-                    .map(|n| {
-                        let weights = take(n.weights.len());
-                        let bias = take(1).remove(0);
-                        Neuron {
-                            weights,
-                            bias,
-                            activation: n.activation,
-                        }
-                    })
+                    .map(|n| Neuron::from_params(take(n.nin() + 1), n.activation()))
                     .collect(),
             })
             .collect();

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use proptest::prelude::*;
+use scalargrad::nn::{Activation, Layer, Mlp, Neuron};
 use scalargrad::Value;
 
 /// Asserts `|actual − expected| ≤ tol`, naming both numbers.
@@ -115,7 +116,20 @@ pub enum Step {
     /// `Σ xᵢ·tanh(yᵢ) / n`.
     Dot(Vec<usize>, Vec<usize>),
     LogSumExp(Vec<usize>),
+    /// A fused neuron, `act(Σ xᵢ·tanh(wᵢ) + b) / (n + 1)`: inputs, weights (through
+    /// tanh, to keep values bounded), bias, and the activation's index in
+    /// [`ACTIVATIONS`].
+    Neuron(Vec<usize>, Vec<usize>, usize, usize),
 }
+
+/// The activations a [`Step::Neuron`] can use.
+pub const ACTIVATIONS: [Activation; 5] = [
+    Activation::Relu,
+    Activation::Tanh,
+    Activation::Sigmoid,
+    Activation::LeakyRelu(0.1),
+    Activation::Linear,
+];
 
 /// A random expression over `inputs` leaves: the steps, each building one node from
 /// earlier ones. The output is the last node.
@@ -165,6 +179,14 @@ fn step(n: usize) -> BoxedStrategy<Step> {
             ))
             .prop_map(|(a, b)| Step::Dot(a, b)),
         list().prop_map(Step::LogSumExp),
+        (1..5usize)
+            .prop_flat_map(move |len| (
+                proptest::collection::vec(pick(n), len),
+                proptest::collection::vec(pick(n), len),
+                pick(n),
+                0..ACTIVATIONS.len(),
+            ))
+            .prop_map(|(x, w, b, act)| Step::Neuron(x, w, b, act)),
     ]
     .boxed()
 }
@@ -243,6 +265,28 @@ impl Scalar for f64 {
                 let m = xs.iter().map(|&i| v[i]).fold(f64::NEG_INFINITY, f64::max);
                 m + xs.iter().map(|&i| (v[i] - m).exp()).sum::<f64>().ln()
             }
+            Step::Neuron(ref xs, ref ws, b, act) => {
+                let z = xs
+                    .iter()
+                    .zip(ws)
+                    .map(|(&i, &j)| v[i] * v[j].tanh())
+                    .sum::<f64>()
+                    + v[b];
+                let y = match ACTIVATIONS[act] {
+                    Activation::Relu => z.max(0.0),
+                    Activation::Tanh => z.tanh(),
+                    Activation::Sigmoid => sigmoid(z),
+                    Activation::LeakyRelu(s) => {
+                        if z > 0.0 {
+                            z
+                        } else {
+                            s * z
+                        }
+                    }
+                    Activation::Linear => z,
+                };
+                y / (xs.len() + 1) as f64
+            }
         }
     }
 }
@@ -294,6 +338,17 @@ impl Scalar for Value {
                 Value::dot(&pick(xs), &tanh_ys) / xs.len() as f64
             }
             Step::LogSumExp(ref xs) => scalargrad::logsumexp(&pick(xs)),
+            Step::Neuron(ref xs, ref ws, b, act) => {
+                // A one-neuron model whose parameters are nodes of this expression.
+                let template = Neuron::from_weights(&vec![0.0; xs.len()], 0.0, ACTIVATIONS[act]);
+                let model = Mlp::from_layers(vec![Layer::from_neurons(vec![template])]);
+                let mut params: Vec<Value> = ws.iter().map(|&j| v[j].tanh()).collect();
+                params.push(v[b].clone());
+                let neuron = model
+                    .with_parameters(&params)
+                    .expect("one value per parameter");
+                neuron.forward(&pick(xs)).remove(0) / (xs.len() + 1) as f64
+            }
         }
     }
 }
