@@ -617,6 +617,7 @@ impl Op {
 
     /// Adds `local derivative × g` into each operand's gradient, where `y` is this
     /// node's data and `g` its adjoint.
+    #[inline]
     pub(crate) fn propagate(&self, y: f64, g: f64) {
         match self {
             Op::Leaf => {}
