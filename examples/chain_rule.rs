@@ -50,13 +50,13 @@ fn chain_rule() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let mut out_dir: Option<PathBuf> = None;
-    let mut args = lexopt::Parser::from_env();
-    while let Some(arg) = args.next()? {
-        match arg {
-            lexopt::Arg::Long("out") => out_dir = Some(args.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, args| {
+        match flag {
+            "out" => out_dir = Some(args.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
 
     // --- 1 and 2. Forward (every node named), backward(), and the same by hand. ---------
     let worked = experiment::work(&INPUTS);

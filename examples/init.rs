@@ -52,14 +52,14 @@ fn init() -> Result<(), Box<dyn Error>> {
     }
     let mut seed = experiment::SEED;
     let mut out: Option<PathBuf> = None;
-    let mut args = lexopt::Parser::from_env();
-    while let Some(arg) = args.next()? {
-        match arg {
-            lexopt::Arg::Long("seed") => seed = common::parse_value(&mut args, "seed")?,
-            lexopt::Arg::Long("out") => out = Some(args.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, args| {
+        match flag {
+            "seed" => seed = common::parse_value(args, "seed")?,
+            "out" => out = Some(args.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
 
     // --- 1. Symmetry: constant against random initial weights. ---------------------------
     println!(

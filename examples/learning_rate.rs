@@ -47,16 +47,16 @@ fn learning_rate() -> Result<(), Box<dyn Error>> {
     let mut steps = experiment::STEPS;
     let mut seed = experiment::SEED;
     let mut out: Option<PathBuf> = None;
-    let mut args = lexopt::Parser::from_env();
-    while let Some(arg) = args.next()? {
-        match arg {
-            lexopt::Arg::Long("lrs") => lrs = common::parse_list(&mut args, "lrs")?,
-            lexopt::Arg::Long("steps") => steps = common::parse_value(&mut args, "steps")?,
-            lexopt::Arg::Long("seed") => seed = common::parse_value(&mut args, "seed")?,
-            lexopt::Arg::Long("out") => out = Some(args.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, args| {
+        match flag {
+            "lrs" => lrs = common::parse_list(args, "lrs")?,
+            "steps" => steps = common::parse_value(args, "steps")?,
+            "seed" => seed = common::parse_value(args, "seed")?,
+            "out" => out = Some(args.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if lrs.iter().any(|&lr: &f64| !(lr > 0.0 && lr.is_finite())) {
         return Err("--lrs must be positive, finite numbers".into());
     }

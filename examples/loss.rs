@@ -50,15 +50,15 @@ fn loss() -> Result<(), Box<dyn Error>> {
     let mut epochs = experiment::EPOCHS;
     let mut seed = experiment::SEED;
     let mut out: Option<PathBuf> = None;
-    let mut args = lexopt::Parser::from_env();
-    while let Some(arg) = args.next()? {
-        match arg {
-            lexopt::Arg::Long("epochs") => epochs = common::parse_value(&mut args, "epochs")?,
-            lexopt::Arg::Long("seed") => seed = common::parse_value(&mut args, "seed")?,
-            lexopt::Arg::Long("out") => out = Some(args.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, args| {
+        match flag {
+            "epochs" => epochs = common::parse_value(args, "epochs")?,
+            "seed" => seed = common::parse_value(args, "seed")?,
+            "out" => out = Some(args.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }

@@ -65,20 +65,20 @@ fn parse_options() -> Result<Options, Box<dyn Error>> {
         out: None,
         quiet: false,
     };
-    let mut p = lexopt::Parser::from_env();
-    while let Some(arg) = p.next()? {
-        match arg {
-            lexopt::Arg::Long("steps") => o.steps = common::parse_value(&mut p, "steps")?,
-            lexopt::Arg::Long("lr") => o.lr = common::parse_value(&mut p, "lr")?,
-            lexopt::Arg::Long("seed") => o.seed = common::parse_value(&mut p, "seed")?,
-            lexopt::Arg::Long("hidden") => o.hidden = common::parse_list(&mut p, "hidden")?,
-            lexopt::Arg::Long("data") => o.data = Some(p.value()?.into()),
-            lexopt::Arg::Long("init") => o.init = Some(p.value()?.into()),
-            lexopt::Arg::Long("out") => o.out = Some(p.value()?.into()),
-            lexopt::Arg::Long("quiet") => o.quiet = true,
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, p| {
+        match flag {
+            "steps" => o.steps = common::parse_value(p, "steps")?,
+            "lr" => o.lr = common::parse_value(p, "lr")?,
+            "seed" => o.seed = common::parse_value(p, "seed")?,
+            "hidden" => o.hidden = common::parse_list(p, "hidden")?,
+            "data" => o.data = Some(p.value()?.into()),
+            "init" => o.init = Some(p.value()?.into()),
+            "out" => o.out = Some(p.value()?.into()),
+            "quiet" => o.quiet = true,
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if o.hidden.contains(&0) {
         return Err("--hidden sizes must be positive".into());
     }

@@ -146,13 +146,13 @@ fn newton_example() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let mut out_dir: Option<PathBuf> = None;
-    let mut args = lexopt::Parser::from_env();
-    while let Some(arg) = args.next()? {
-        match arg {
-            lexopt::Arg::Long("out") => out_dir = Some(args.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, args| {
+        match flag {
+            "out" => out_dir = Some(args.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
 
     // --- 1. The exact Hessian, against the one derived by hand. --------------------------
     // ∂²f/∂x² = 1200x² − 400y + 2, ∂²f/∂x∂y = −400x, ∂²f/∂y² = 200.

@@ -39,13 +39,13 @@ fn save_load() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let mut out: Option<PathBuf> = None;
-    let mut p = lexopt::Parser::from_env();
-    while let Some(arg) = p.next()? {
-        match arg {
-            lexopt::Arg::Long("out") => out = Some(p.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, p| {
+        match flag {
+            "out" => out = Some(p.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
 
     // --- 1. Train a model briefly. -------------------------------------------------------
     let train = data::moons(100, 0.1, &mut StdRng::seed_from_u64(7));

@@ -46,17 +46,17 @@ fn sine() -> Result<(), Box<dyn Error>> {
     }
     let (mut steps, mut batch, mut lr, mut seed) = (1500usize, 16usize, 0.01, 0u64);
     let mut out: Option<PathBuf> = None;
-    let mut p = lexopt::Parser::from_env();
-    while let Some(arg) = p.next()? {
-        match arg {
-            lexopt::Arg::Long("steps") => steps = common::parse_value(&mut p, "steps")?,
-            lexopt::Arg::Long("batch") => batch = common::parse_value(&mut p, "batch")?,
-            lexopt::Arg::Long("lr") => lr = common::parse_value(&mut p, "lr")?,
-            lexopt::Arg::Long("seed") => seed = common::parse_value(&mut p, "seed")?,
-            lexopt::Arg::Long("out") => out = Some(p.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, p| {
+        match flag {
+            "steps" => steps = common::parse_value(p, "steps")?,
+            "batch" => batch = common::parse_value(p, "batch")?,
+            "lr" => lr = common::parse_value(p, "lr")?,
+            "seed" => seed = common::parse_value(p, "seed")?,
+            "out" => out = Some(p.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if batch == 0 {
         return Err("--batch must be positive".into());
     }

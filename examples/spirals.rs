@@ -44,16 +44,16 @@ fn spirals() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let (mut steps, mut lr, mut seed, mut out) = (600usize, 0.02, 0u64, None::<PathBuf>);
-    let mut p = lexopt::Parser::from_env();
-    while let Some(arg) = p.next()? {
-        match arg {
-            lexopt::Arg::Long("steps") => steps = common::parse_value(&mut p, "steps")?,
-            lexopt::Arg::Long("lr") => lr = common::parse_value(&mut p, "lr")?,
-            lexopt::Arg::Long("seed") => seed = common::parse_value(&mut p, "seed")?,
-            lexopt::Arg::Long("out") => out = Some(p.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, p| {
+        match flag {
+            "steps" => steps = common::parse_value(p, "steps")?,
+            "lr" => lr = common::parse_value(p, "lr")?,
+            "seed" => seed = common::parse_value(p, "seed")?,
+            "out" => out = Some(p.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
 
     // --- 1. Data and model. --------------------------------------------------------------
     let train = data::spirals(60, 3, 0.2, &mut StdRng::seed_from_u64(seed));

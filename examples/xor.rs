@@ -41,16 +41,16 @@ fn xor() -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let (mut steps, mut lr, mut seed, mut out) = (300usize, 0.05, 0u64, None::<PathBuf>);
-    let mut p = lexopt::Parser::from_env();
-    while let Some(arg) = p.next()? {
-        match arg {
-            lexopt::Arg::Long("steps") => steps = common::parse_value(&mut p, "steps")?,
-            lexopt::Arg::Long("lr") => lr = common::parse_value(&mut p, "lr")?,
-            lexopt::Arg::Long("seed") => seed = common::parse_value(&mut p, "seed")?,
-            lexopt::Arg::Long("out") => out = Some(p.value()?.into()),
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, p| {
+        match flag {
+            "steps" => steps = common::parse_value(p, "steps")?,
+            "lr" => lr = common::parse_value(p, "lr")?,
+            "seed" => seed = common::parse_value(p, "seed")?,
+            "out" => out = Some(p.value()?.into()),
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
 
     // --- 1. Data: noisy corners; class 1 where the coordinates differ in sign. -----------
     let train = data::xor(100, 0.15, &mut StdRng::seed_from_u64(seed));

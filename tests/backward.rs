@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::expr;
+use common::{expr, on_small_stack};
 use proptest::prelude::*;
 use scalargrad::Value;
 
@@ -143,16 +143,6 @@ fn a_hundred_thousand_term_sum() {
     assert_eq!(chained.data(), 4_999_950_000.0);
     assert!(terms.iter().all(|t| t.grad() == 2.0));
     assert_eq!(fused.nodes().len(), 100_001);
-}
-
-/// Runs `f` on a thread whose whole stack is `bytes`, failing if it overflows.
-fn on_small_stack(bytes: usize, f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(bytes)
-        .spawn(f)
-        .expect("spawn a thread")
-        .join()
-        .expect("no stack overflow or panic on a small stack");
 }
 
 /// A chain of a million nodes: backward, zero_grad, check_finite, nodes() and drop,

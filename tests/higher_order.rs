@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{assert_close, central_difference, expr, Estimate, Expr, Step};
+use common::{assert_close, central_difference, expr, on_small_stack, Estimate, Expr, Step};
 use proptest::prelude::*;
 use scalargrad::check::{gradcheck, gradgradcheck, GradgradcheckError, Options};
 use scalargrad::{grad, hessian, hvp, logsumexp, try_grad, try_hvp, GradError, Value};
@@ -788,16 +788,6 @@ fn hvp_checks_the_direction_length() {
 // ---------------------------------------------------------------------------------------
 // Stack safety.
 // ---------------------------------------------------------------------------------------
-
-/// Runs `f` on a thread whose whole stack is `bytes`, failing if it overflows.
-fn on_small_stack(bytes: usize, f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(bytes)
-        .spawn(f)
-        .expect("spawn a thread")
-        .join()
-        .expect("no stack overflow or panic on a small stack");
-}
 
 /// A 100,000-node chain: its gradient graph and the gradient graph of that, built and
 /// dropped on a 256 KiB stack. Any recursion per node would overflow it.

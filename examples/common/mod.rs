@@ -44,6 +44,26 @@ pub fn run(
     }
 }
 
+/// Reads the command line: for each `--flag`, calls `on_flag` with its name and the
+/// parser (to read the flag's value), which answers whether it knows the flag. An
+/// unknown flag or a stray argument is an error that shows `usage`.
+pub fn parse_flags(
+    usage: &str,
+    mut on_flag: impl FnMut(&str, &mut lexopt::Parser) -> Result<bool, Box<dyn std::error::Error>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        let flag = match arg {
+            lexopt::Arg::Long(flag) => flag.to_owned(),
+            other => return Err(bad_arg(other, usage)),
+        };
+        if !on_flag(&flag, &mut parser)? {
+            return Err(format!("invalid option '--{flag}'\n\n{usage}").into());
+        }
+    }
+    Ok(())
+}
+
 /// The error for an argument an example does not know.
 pub fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
     format!("{}\n\n{usage}", arg.unexpected()).into()

@@ -16,6 +16,17 @@ pub fn assert_close(actual: f64, expected: f64, tol: f64) {
     );
 }
 
+/// Runs `f` on a thread whose whole stack is `bytes`, failing if it overflows: how the
+/// stack-safety tests prove that nothing recurses once per node.
+pub fn on_small_stack(bytes: usize, f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(bytes)
+        .spawn(f)
+        .expect("spawn a thread")
+        .join()
+        .expect("no stack overflow or panic on a small stack");
+}
+
 /// A finite-difference estimate of a derivative, with a bound on its own error.
 #[derive(Clone, Copy, Debug)]
 pub struct Estimate {
