@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::backward::topological_order;
+use crate::backward::IndexedOrder;
 use crate::value::Value;
 
 impl Value {
@@ -25,26 +25,25 @@ impl Value {
     /// ```
     #[must_use]
     pub fn to_dot(&self) -> String {
-        let order = topological_order(self);
+        // Nodes are named by their position in topological order, so the same graph
+        // always gives the same text.
+        let order = IndexedOrder::new(self);
         let mut out = String::from("digraph scalargrad {\n  rankdir=LR;\n");
-        let id = |v: &Value| format!("n{:x}", std::rc::Rc::as_ptr(&v.node) as usize);
-        for v in &order {
+        for (k, v) in order.nodes.iter().enumerate() {
             let label = v.label().unwrap_or_default();
             let label = label.replace(['{', '}', '|', '<', '>', '"', '\\'], "_");
             let _ = writeln!(
                 out,
-                "  {} [shape=record, label=\"{{ {label} | data {:.4} | grad {:.4} }}\"];",
-                id(v),
+                "  n{k} [shape=record, label=\"{{ {label} | data {:.4} | grad {:.4} }}\"];",
                 v.data(),
                 v.grad()
             );
             let op = v.op_name();
             if !op.is_empty() {
-                let op_id = format!("{}_op", id(v));
-                let _ = writeln!(out, "  {op_id} [label=\"{}\"];", op.replace('"', "'"));
-                let _ = writeln!(out, "  {op_id} -> {};", id(v));
-                for operand in v.node.op.operands() {
-                    let _ = writeln!(out, "  {} -> {op_id};", id(operand));
+                let _ = writeln!(out, "  n{k}_op [label=\"{}\"];", op.replace('"', "'"));
+                let _ = writeln!(out, "  n{k}_op -> n{k};");
+                for operand in order.operands_of(k) {
+                    let _ = writeln!(out, "  n{operand} -> n{k}_op;");
                 }
             }
         }

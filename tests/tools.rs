@@ -124,6 +124,18 @@ fn dot_export_has_every_node_and_edge() {
     assert_eq!(dot.matches(" -> ").count(), 3 + 5);
 }
 
+/// Nodes are named by position, not address: the same graph gives the same text.
+#[test]
+fn dot_export_is_deterministic() {
+    let build = || {
+        let a = Value::new(1.5).with_label("a");
+        let b = (&a * &a + 2.0).tanh();
+        b.backward();
+        b.to_dot()
+    };
+    assert_eq!(build(), build());
+}
+
 #[test]
 fn printing_reads_like_micrograd_and_debug_shows_one_node() {
     let x = Value::new(2.0);
