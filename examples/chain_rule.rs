@@ -42,13 +42,10 @@ Options:
   -h, --help  print this help";
 
 fn main() -> ExitCode {
-    common::run(chain_rule)
+    common::main(USAGE, chain_rule)
 }
 
 fn chain_rule() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut out_dir: Option<PathBuf> = None;
     common::parse_flags(USAGE, |flag, args| {
         match flag {

@@ -43,13 +43,10 @@ Options:
   -h, --help  print this help";
 
 fn main() -> ExitCode {
-    common::run(init)
+    common::main(USAGE, init)
 }
 
 fn init() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut seed = experiment::SEED;
     let mut out: Option<PathBuf> = None;
     common::parse_flags(USAGE, |flag, args| {

@@ -36,13 +36,10 @@ Options:
   -h, --help   print this help";
 
 fn main() -> ExitCode {
-    common::run(learning_rate)
+    common::main(USAGE, learning_rate)
 }
 
 fn learning_rate() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut lrs = experiment::LEARNING_RATES.to_vec();
     let mut steps = experiment::STEPS;
     let mut seed = experiment::SEED;

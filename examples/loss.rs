@@ -40,13 +40,10 @@ Options:
 const WRONG_LOGIT: f64 = -6.0;
 
 fn main() -> ExitCode {
-    common::run(loss)
+    common::main(USAGE, loss)
 }
 
 fn loss() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut epochs = experiment::EPOCHS;
     let mut seed = experiment::SEED;
     let mut out: Option<PathBuf> = None;

@@ -134,13 +134,10 @@ fn train_accuracy(model: &Mlp, data: &Dataset, labels: &[f64]) -> f64 {
 }
 
 fn main() -> ExitCode {
-    common::run(moons)
+    common::main(USAGE, moons)
 }
 
 fn moons() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let o = parse_options()?;
 
     // --- 1. Data and model. --------------------------------------------------------------

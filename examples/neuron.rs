@@ -35,13 +35,10 @@ Options:
   -h, --help  print this help";
 
 fn main() -> ExitCode {
-    common::run(neuron)
+    common::main(USAGE, neuron)
 }
 
 fn neuron() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut seed = experiment::SEED;
     let mut out: Option<PathBuf> = None;
     common::parse_flags(USAGE, |flag, args| {

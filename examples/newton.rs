@@ -138,13 +138,10 @@ fn newton() -> Result<Run, Box<dyn Error>> {
 }
 
 fn main() -> ExitCode {
-    common::run(newton_example)
+    common::main(USAGE, newton_example)
 }
 
 fn newton_example() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut out_dir: Option<PathBuf> = None;
     common::parse_flags(USAGE, |flag, args| {
         match flag {

@@ -31,13 +31,10 @@ Options:
   -h, --help    print this help";
 
 fn main() -> ExitCode {
-    common::run(save_load)
+    common::main(USAGE, save_load)
 }
 
 fn save_load() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut out: Option<PathBuf> = None;
     common::parse_flags(USAGE, |flag, p| {
         match flag {

@@ -37,13 +37,10 @@ Options:
   -h, --help    print this help";
 
 fn main() -> ExitCode {
-    common::run(sine)
+    common::main(USAGE, sine)
 }
 
 fn sine() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let (mut steps, mut batch, mut lr, mut seed) = (1500usize, 16usize, 0.01, 0u64);
     let mut out: Option<PathBuf> = None;
     common::parse_flags(USAGE, |flag, p| {

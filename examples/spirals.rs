@@ -36,13 +36,10 @@ Options:
   -h, --help    print this help";
 
 fn main() -> ExitCode {
-    common::run(spirals)
+    common::main(USAGE, spirals)
 }
 
 fn spirals() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let (mut steps, mut lr, mut seed, mut out) = (600usize, 0.02, 0u64, None::<PathBuf>);
     common::parse_flags(USAGE, |flag, p| {
         match flag {

@@ -33,13 +33,10 @@ Options:
   -h, --help    print this help";
 
 fn main() -> ExitCode {
-    common::run(xor)
+    common::main(USAGE, xor)
 }
 
 fn xor() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let (mut steps, mut lr, mut seed, mut out) = (300usize, 0.05, 0u64, None::<PathBuf>);
     common::parse_flags(USAGE, |flag, p| {
         match flag {

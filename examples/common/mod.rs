@@ -30,6 +30,18 @@ pub fn help_requested(usage: &str) -> bool {
     }
 }
 
+/// An example's `main`: prints `usage` for `--help`/`-h`, and otherwise runs `body`
+/// (see [`run`]).
+pub fn main(
+    usage: &str,
+    body: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>,
+) -> std::process::ExitCode {
+    if help_requested(usage) {
+        return std::process::ExitCode::SUCCESS;
+    }
+    run(body)
+}
+
 /// Runs an example's body, printing an error as a readable message (not `Debug`)
 /// and exiting with failure.
 pub fn run(
