@@ -37,7 +37,7 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
             Visit::New => {
                 mark.set(pass, Visit::Open);
                 stack.push(value);
-                for operand in value.node.op.operands() {
+                for operand in value.node.op.lists_to_visit(pass).into_iter().flatten() {
                     let mark = &operand.node.mark;
                     // An operand cannot be `Open`: that would make a cycle.
                     if mark.state(pass) != Visit::New {

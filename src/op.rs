@@ -20,6 +20,7 @@
 //! derivative 0 everywhere, and a NaN input gives a NaN derivative (NaN is never
 //! silently turned into 0).
 
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -48,7 +49,7 @@ pub(crate) enum Op {
     /// A whole neuron, `act(w·x + b)`, as one node. Both operand lists are shared
     /// handles (the neuron's parameters, and the inputs every neuron of a layer sees),
     /// so building the node copies no list of operands.
-    Neuron(Rc<NeuronParams>, Rc<Vec<Value>>),
+    Neuron(Rc<NeuronParams>, Rc<SharedInputs>),
 }
 
 /// A neuron's parameters, weights then bias, and its activation: one operand list of a
@@ -57,6 +58,28 @@ pub(crate) struct NeuronParams {
     /// `w₀ … wₙ₋₁` followed by the bias `b`.
     pub(crate) params: Box<[Value]>,
     pub(crate) activation: Activation,
+    /// Whether every parameter is a leaf (as the crate's own models' are).
+    pub(crate) all_leaves: bool,
+    /// The last traversal that went through this list (see [`Op::lists_to_visit`]).
+    pub(crate) seen: Cell<u64>,
+}
+
+/// The inputs of one layer's forward pass: one operand list that every neuron of the
+/// layer shares.
+pub(crate) struct SharedInputs {
+    pub(crate) values: Vec<Value>,
+    /// The last traversal that went through this list (see [`Op::lists_to_visit`]).
+    pub(crate) seen: Cell<u64>,
+}
+
+impl SharedInputs {
+    /// A new list, to be shared by the neurons of one layer in one forward pass.
+    pub(crate) fn new(values: Vec<Value>) -> Rc<SharedInputs> {
+        Rc::new(SharedInputs {
+            values,
+            seen: Cell::new(0),
+        })
+    }
 }
 
 /// Parameter-free functions of one operand.
@@ -605,7 +628,31 @@ impl Op {
             }
             Op::Binary(_, xs) => [xs, &[]],
             Op::Nary(_, xs) => [xs, &[]],
-            Op::Neuron(p, x) => [&p.params, x],
+            Op::Neuron(p, x) => [&p.params, &x.values],
+        }
+    }
+
+    /// The operand lists a traversal still has to look into, in pass `pass`: all of
+    /// them, except a neuron's shared list that an earlier node of the same pass has
+    /// already gone through.
+    ///
+    /// Skipping a list is sound when every node that shares it is finished only after
+    /// the list's operands are: for one layer's inputs, which only that layer's sibling
+    /// neurons share (none of them lies below another), and for a parameter list of
+    /// leaves, which have nothing to wait for. A parameter list with computed values is
+    /// always gone through.
+    pub(crate) fn lists_to_visit(&self, pass: u64) -> [&[Value]; 2] {
+        let first_time = |seen: &Cell<u64>| seen.replace(pass) != pass;
+        match self {
+            Op::Neuron(p, x) => [
+                if !p.all_leaves || first_time(&p.seen) {
+                    &p.params
+                } else {
+                    &[]
+                },
+                if first_time(&x.seen) { &x.values } else { &[] },
+            ],
+            _ => self.operand_lists(),
         }
     }
 
@@ -630,7 +677,7 @@ impl Op {
             }
             Op::Nary(f, xs) => f.propagate(xs, y, g),
             Op::Custom(f, x) => x.add_grad(g * (f.df)(x.data())),
-            Op::Neuron(p, x) => p.propagate(x, y, g),
+            Op::Neuron(p, x) => p.propagate(&x.values, y, g),
         }
     }
 
@@ -652,7 +699,7 @@ impl Op {
             Op::Binary(f, [a, b]) => out.extend(f.derivative_value(a, b, y)),
             Op::Nary(f, xs) => f.derivative_values(xs, y, out),
             Op::Custom(f, x) => out.push(f.derivative_value(x)?),
-            Op::Neuron(p, x) => p.derivative_values(x, y, out),
+            Op::Neuron(p, x) => p.derivative_values(&x.values, y, out),
         }
         Ok(())
     }

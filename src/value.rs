@@ -517,7 +517,7 @@ fn release(value: &mut Value) {
                         }
                     }
                     if let Some(inputs) = Rc::into_inner(inputs) {
-                        for x in inputs {
+                        for x in inputs.values {
                             keep(x, pending);
                         }
                     }
@@ -569,7 +569,7 @@ fn take_operands(op: &mut Op, pending: &mut Vec<Value>) {
                 pending.extend(params.params.into_vec());
             }
             if let Some(inputs) = Rc::into_inner(inputs) {
-                pending.extend(inputs);
+                pending.extend(inputs.values);
             }
         }
     }

@@ -139,6 +139,55 @@ fn model_loss_gradient_matches_finite_differences() {
     model.set_parameter_values(&params).unwrap();
 }
 
+/// A model applied to its own output, several times over, and to several points: the
+/// same parameter lists and the same layers appear at many depths of one graph. The
+/// gradient with respect to every parameter still matches central differences.
+#[test]
+fn a_model_applied_to_its_own_output_has_the_right_gradient() {
+    let model = Mlp::builder(2, &[3, 2])
+        .hidden(Activation::Tanh)
+        .output(Activation::Tanh)
+        .build(&mut rng(15));
+    let points = [[0.3, -0.8], [-1.1, 0.4]];
+    let loss_value = |m: &Mlp| {
+        points
+            .iter()
+            .map(|x| {
+                let y = m.predict(&m.predict(&m.predict(x)));
+                y[0] * y[0] + y[1]
+            })
+            .sum::<f64>()
+    };
+    let terms: Vec<Value> = points
+        .iter()
+        .map(|x| {
+            let y = model.forward(&model.forward(&model.forward_data(x)));
+            &y[0] * &y[0] + &y[1]
+        })
+        .collect();
+    let loss = Value::sum(&terms);
+    assert_close(loss.data(), loss_value(&model), 1e-12);
+    loss.backward();
+    let params = model.parameter_values();
+    for (i, p) in model.parameters().iter().enumerate() {
+        let mut shifted = params.clone();
+        let eps = 1e-6;
+        shifted[i] = params[i] + eps;
+        model.set_parameter_values(&shifted).unwrap();
+        let plus = loss_value(&model);
+        shifted[i] = params[i] - eps;
+        model.set_parameter_values(&shifted).unwrap();
+        let minus = loss_value(&model);
+        let numeric = (plus - minus) / (2.0 * eps);
+        assert!(
+            (p.grad() - numeric).abs() <= 1e-7 + 1e-5 * numeric.abs(),
+            "parameter {i}: backward {} vs finite difference {numeric}",
+            p.grad()
+        );
+    }
+    model.set_parameter_values(&params).unwrap();
+}
+
 /// The same loss through `gradcheck`, with the model as a function of its parameters.
 #[test]
 fn model_loss_passes_gradcheck() {

@@ -1,12 +1,13 @@
 //! `Neuron`, `Layer` and `Mlp`: micrograd's three building blocks.
 
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
 use rand::Rng;
 
 use super::{Activation, Init, Module, ParameterCountError};
-use crate::op::{NeuronParams, Op};
+use crate::op::{NeuronParams, Op, SharedInputs};
 use crate::value::Value;
 
 /// One neuron: `activation(w·x + b)`.
@@ -64,8 +65,10 @@ impl Neuron {
     fn from_params(params: Vec<Value>, activation: Activation) -> Neuron {
         Neuron {
             params: Rc::new(NeuronParams {
+                all_leaves: params.iter().all(|p| p.operands().is_empty()),
                 params: params.into_boxed_slice(),
                 activation,
+                seen: Cell::new(0),
             }),
         }
     }
@@ -77,14 +80,14 @@ impl Neuron {
     /// If `x` does not have one entry per weight.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Value {
-        self.forward_shared(&Rc::new(x.to_vec()))
+        self.forward_shared(&SharedInputs::new(x.to_vec()))
     }
 
     /// [`Neuron::forward`] on an input list that other neurons share.
-    fn forward_shared(&self, x: &Rc<Vec<Value>>) -> Value {
-        self.check_input(x.len());
+    fn forward_shared(&self, x: &Rc<SharedInputs>) -> Value {
+        self.check_input(x.values.len());
         Value::from_op(
-            self.params.value(x),
+            self.params.value(&x.values),
             Op::Neuron(self.params.clone(), x.clone()),
         )
     }
@@ -202,11 +205,11 @@ impl Layer {
     /// If `x` has the wrong length.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Vec<Value> {
-        self.forward_shared(&Rc::new(x.to_vec()))
+        self.forward_shared(&SharedInputs::new(x.to_vec()))
     }
 
     /// [`Layer::forward`] on an input list shared by all the layer's neurons.
-    fn forward_shared(&self, x: &Rc<Vec<Value>>) -> Vec<Value> {
+    fn forward_shared(&self, x: &Rc<SharedInputs>) -> Vec<Value> {
         self.neurons.iter().map(|n| n.forward_shared(x)).collect()
     }
 
@@ -353,12 +356,11 @@ impl Mlp {
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Vec<Value> {
         // Each layer's outputs become one shared input list for the next layer.
-        let mut act = Rc::new(x.to_vec());
+        let mut act = x.to_vec();
         for layer in &self.layers {
-            act = Rc::new(layer.forward_shared(&act));
+            act = layer.forward_shared(&SharedInputs::new(act));
         }
-        // The nodes hold the lists of earlier layers, never the last one.
-        Rc::try_unwrap(act).unwrap_or_else(|shared| shared.to_vec())
+        act
     }
 
     /// [`Mlp::forward`] for a plain input: wraps each number in a leaf first.
