@@ -92,6 +92,31 @@ fn predict_is_bit_for_bit_the_forward_pass() {
     }
 }
 
+/// Asserts that each parameter's gradient (from a `backward()` already run) matches a
+/// central difference of `loss_value`, a graph-free evaluation of the same loss, to
+/// `atol + rtol·|numeric|`. Leaves the parameters as they were.
+#[track_caller]
+fn assert_parameter_gradients(model: &Mlp, loss_value: impl Fn(&Mlp) -> f64, atol: f64, rtol: f64) {
+    let params = model.parameter_values();
+    let eps = 1e-6;
+    for (i, p) in model.parameters().iter().enumerate() {
+        let mut shifted = params.clone();
+        shifted[i] = params[i] + eps;
+        model.set_parameter_values(&shifted).unwrap();
+        let plus = loss_value(model);
+        shifted[i] = params[i] - eps;
+        model.set_parameter_values(&shifted).unwrap();
+        let minus = loss_value(model);
+        let numeric = (plus - minus) / (2.0 * eps);
+        assert!(
+            (p.grad() - numeric).abs() <= atol + rtol * numeric.abs(),
+            "parameter {i}: backward {} vs finite difference {numeric}",
+            p.grad()
+        );
+    }
+    model.set_parameter_values(&params).unwrap();
+}
+
 /// The gradient of a full loss with respect to every parameter, against central
 /// differences of the same loss evaluated with `predict` (no graph).
 #[test]
@@ -119,24 +144,7 @@ fn model_loss_gradient_matches_finite_differences() {
     assert_close(loss.data(), loss_value(&model), 1e-12);
     loss.backward();
 
-    let params = model.parameter_values();
-    let eps = 1e-6;
-    for (i, p) in model.parameters().iter().enumerate() {
-        let mut shifted = params.clone();
-        shifted[i] = params[i] + eps;
-        model.set_parameter_values(&shifted).unwrap();
-        let plus = loss_value(&model);
-        shifted[i] = params[i] - eps;
-        model.set_parameter_values(&shifted).unwrap();
-        let minus = loss_value(&model);
-        let numeric = (plus - minus) / (2.0 * eps);
-        assert!(
-            (p.grad() - numeric).abs() <= 1e-5 + 1e-3 * numeric.abs(),
-            "parameter {i}: backward {} vs finite difference {numeric}",
-            p.grad()
-        );
-    }
-    model.set_parameter_values(&params).unwrap();
+    assert_parameter_gradients(&model, loss_value, 1e-5, 1e-3);
 }
 
 /// A model applied to its own output, several times over, and to several points: the
@@ -168,24 +176,7 @@ fn a_model_applied_to_its_own_output_has_the_right_gradient() {
     let loss = Value::sum(&terms);
     assert_close(loss.data(), loss_value(&model), 1e-12);
     loss.backward();
-    let params = model.parameter_values();
-    for (i, p) in model.parameters().iter().enumerate() {
-        let mut shifted = params.clone();
-        let eps = 1e-6;
-        shifted[i] = params[i] + eps;
-        model.set_parameter_values(&shifted).unwrap();
-        let plus = loss_value(&model);
-        shifted[i] = params[i] - eps;
-        model.set_parameter_values(&shifted).unwrap();
-        let minus = loss_value(&model);
-        let numeric = (plus - minus) / (2.0 * eps);
-        assert!(
-            (p.grad() - numeric).abs() <= 1e-7 + 1e-5 * numeric.abs(),
-            "parameter {i}: backward {} vs finite difference {numeric}",
-            p.grad()
-        );
-    }
-    model.set_parameter_values(&params).unwrap();
+    assert_parameter_gradients(&model, loss_value, 1e-7, 1e-5);
 }
 
 /// The same loss through `gradcheck`, with the model as a function of its parameters.

@@ -65,7 +65,7 @@ impl Neuron {
     fn from_params(params: Vec<Value>, activation: Activation) -> Neuron {
         Neuron {
             params: Rc::new(NeuronParams {
-                all_leaves: params.iter().all(|p| p.operands().is_empty()),
+                all_leaves: params.iter().all(|p| matches!(p.node.op, Op::Leaf)),
                 params: params.into_boxed_slice(),
                 activation,
                 seen: Cell::new(0),
