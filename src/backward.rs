@@ -1,10 +1,42 @@
 //! Reverse-mode differentiation: topological order, `backward()` and `zero_grad()`.
 //!
-//! Nothing here recurses: the graph is walked with an explicit stack, so a chain of
-//! millions of nodes needs no more call stack than a chain of three.
+//! `backward()` needs no ordering pass: nodes are stored in creation order (see
+//! `arena.rs`), and an operand is always created before the nodes made from it, so
+//! sweeping the storage from the output towards older nodes meets every node after all
+//! of its users, as a tape does. The other passes (`zero_grad`, `nodes`, the
+//! higher-order and DOT passes) order the graph with a depth-first search instead.
+//!
+//! Nothing here recurses: the sweep is a loop, and the search keeps an explicit stack,
+//! so a chain of millions of nodes needs no more call stack than a chain of three.
 
+use std::ops::ControlFlow;
+
+use crate::arena;
 use crate::op::Op;
 use crate::value::{next_pass, reserve_passes, Node, Value, Visit};
+
+/// Marks `value` as reached by backward pass `pass`, if it was not already. A gradient
+/// it holds from earlier passes is parked, so that its `grad` cell can hold this pass's
+/// adjoint starting from 0. Returns whether it is newly reached and computed (not a
+/// leaf), so that the sweep must wait for it.
+#[inline]
+fn reach(value: &Value, pass: u64, parked: &mut Vec<(Value, f64)>) -> bool {
+    let node = &value.node;
+    if node.mark.state(pass) != Visit::New {
+        return false;
+    }
+    node.mark.set(pass, Visit::Done);
+    let grad = node.grad.get();
+    if grad != 0.0 {
+        parked.push((value.clone(), grad));
+        node.grad.set(0.0);
+    }
+    if let Op::Leaf = node.op {
+        return false;
+    }
+    node.flag_chunk(pass);
+    true
+}
 
 /// Calls `emit` on every node reachable from `root`, operands before the nodes made
 /// from them (`root` comes last).
@@ -35,13 +67,13 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
                 emit(value);
             }
             Visit::New => {
-                mark.set(pass, Visit::Open);
                 stack.push(value);
-                for operand in value.node.op.lists_to_visit(pass).into_iter().flatten() {
+                let waiting = stack.len();
+                let mut explore = |operand: &'a Value| {
                     let mark = &operand.node.mark;
                     // An operand cannot be `Open`: that would make a cycle.
                     if mark.state(pass) != Visit::New {
-                        continue;
+                        return;
                     }
                     if let Op::Leaf = operand.node.op {
                         mark.set(pass, Visit::Done);
@@ -49,6 +81,29 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
                     } else {
                         stack.push(operand);
                     }
+                };
+                // The common shapes first, without going through operand lists.
+                match &value.node.op {
+                    Op::Leaf => {}
+                    Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => explore(x),
+                    Op::Binary(_, [a, b]) => {
+                        explore(a);
+                        explore(b);
+                    }
+                    op => {
+                        for list in op.lists_to_visit(pass) {
+                            list.iter().for_each(&mut explore);
+                        }
+                    }
+                }
+                if stack.len() == waiting {
+                    // Every operand is finished already: so is the node (this is what
+                    // popping it again right away would do).
+                    stack.pop();
+                    mark.set(pass, Visit::Done);
+                    emit(value);
+                } else {
+                    mark.set(pass, Visit::Open);
                 }
             }
         }
@@ -117,7 +172,9 @@ pub(crate) fn topological_order(root: &Value) -> Vec<&Value> {
 /// those stamps once, here, into `operand_positions`. [`IndexedOrder::position`] reads a
 /// stamp too, and so is only meaningful until the next traversal on this thread.
 pub(crate) struct IndexedOrder<'a> {
-    /// The nodes, operands before results, the root last.
+    /// The nodes, operands before results, the root last: in creation order (the
+    /// order `backward()` works in, so that both add the same terms in the same order),
+    /// or, while the thread exits, in depth-first order.
     pub(crate) nodes: Vec<&'a Value>,
     first: u64,
     /// `operand_positions[starts[k]..starts[k + 1]]` are the positions of the operands
@@ -128,7 +185,12 @@ pub(crate) struct IndexedOrder<'a> {
 
 impl<'a> IndexedOrder<'a> {
     pub(crate) fn new(root: &'a Value) -> IndexedOrder<'a> {
-        let nodes = topological_order(root);
+        let mut nodes = topological_order(root);
+        if arena::holds(&root.node) {
+            // Creation order, which is the order `backward()` sweeps in, so that a pass
+            // over this order adds the same terms in the same order as `backward()`.
+            nodes.sort_unstable_by_key(|v| v.node.creation_rank());
+        }
         let first = reserve_passes(nodes.len());
         for (k, value) in nodes.iter().enumerate() {
             value.node.mark.set_stamp(first + k as u64);
@@ -177,6 +239,10 @@ impl Value {
     /// builds its adjoints from zero, so nothing one pass computes for an intermediate
     /// node leaks into the next.
     ///
+    /// The cost is linear in the nodes reachable from `self`, plus the nodes of other
+    /// live graphs that were created in between and share storage with them (a few
+    /// hundred per block of storage); blocks with nothing to do are skipped whole.
+    ///
     /// ```
     /// use scalargrad::Value;
     ///
@@ -188,10 +254,62 @@ impl Value {
     /// assert_eq!(a.grad(), 8.0);
     /// ```
     pub fn backward(&self) {
-        // 1. Order the graph. A node that already holds a gradient (from earlier
-        //    passes) has it parked aside, so that its `grad` cell can hold this pass's
-        //    adjoint starting from 0; most nodes hold none, and need no parking.
-        let mut order: Vec<&Node> = scratch::take();
+        if !arena::holds(&self.node) {
+            // Only while the thread exits: see `backward_in_dfs_order`.
+            self.backward_in_dfs_order();
+            return;
+        }
+        // Nodes are swept newest first, which puts every node before its operands: when
+        // a node is reached, every node that uses it has added its share, so its
+        // adjoint is complete. Each node the sweep must see is reached (and its chunk
+        // flagged) by a node it meets earlier; `waiting` counts the computed ones not
+        // yet met, and the sweep stops when none is left. Leaves have nothing to pass
+        // on, so they are reached but never waited for.
+        let pass = next_pass();
+        let mut parked = Vec::new();
+        let mut waiting = usize::from(reach(self, pass, &mut parked));
+        self.node.grad.set(1.0);
+        if waiting > 0 {
+            arena::sweep(&self.node, pass, |node| {
+                if node.mark.state(pass) == Visit::New || matches!(node.op, Op::Leaf) {
+                    return ControlFlow::Continue(());
+                }
+                let mut reach = |x: &Value| waiting += usize::from(reach(x, pass, &mut parked));
+                // The common shapes first, without going through operand lists.
+                match &node.op {
+                    Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => reach(x),
+                    Op::Binary(_, [a, b]) => {
+                        reach(a);
+                        reach(b);
+                    }
+                    op => op
+                        .lists_to_visit(pass)
+                        .iter()
+                        .copied()
+                        .flatten()
+                        .for_each(reach),
+                }
+                node.op.propagate(node.data.get(), node.grad.get());
+                waiting -= 1;
+                if waiting == 0 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        }
+        // Each adjoint is the node's gradient from this pass: add back what was parked,
+        // so that k passes give k times the gradient.
+        for (value, before) in parked {
+            value.node.grad.set(before + value.node.grad.get());
+        }
+    }
+
+    /// [`Value::backward`] over an explicit topological order. Used only when the
+    /// thread's node storage is gone (while the thread exits), so the sweep cannot run.
+    #[cold]
+    fn backward_in_dfs_order(&self) {
+        let mut order: Vec<&Node> = Vec::new();
         let mut parked: Vec<(&Node, f64)> = Vec::new();
         visit_postorder(self, |v| {
             let grad = v.node.grad.get();
@@ -202,17 +320,12 @@ impl Value {
             order.push(&v.node);
         });
         self.node.grad.set(1.0);
-        // 2. The chain rule, outputs first: when a node is reached, every node that uses
-        //    it has already added its share, so its adjoint is complete.
         for node in order.iter().rev() {
             node.op.propagate(node.data.get(), node.grad.get());
         }
-        // 3. Each adjoint is the node's gradient from this pass: add back what was
-        //    parked, so that k passes give k times the gradient.
         for (node, before) in parked {
             node.grad.set(before + node.grad.get());
         }
-        scratch::give_back(order);
     }
 
     /// Sets the gradient of every node reachable from `self` (itself included) to 0.

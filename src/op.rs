@@ -656,6 +656,30 @@ impl Op {
         }
     }
 
+    /// Takes the op apart when its node is freed, handing each operand it owns to
+    /// `release`. A neuron's shared lists are only let go of: the last node to hold
+    /// one hands over its operands.
+    #[inline]
+    pub(crate) fn release_operands(self, mut release: impl FnMut(Value)) {
+        match self {
+            Op::Leaf => {}
+            Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => release(x),
+            Op::Binary(_, [a, b]) => {
+                release(a);
+                release(b);
+            }
+            Op::Nary(_, xs) => xs.into_vec().into_iter().for_each(release),
+            Op::Neuron(params, inputs) => {
+                if let Some(params) = Rc::into_inner(params) {
+                    params.params.into_vec().into_iter().for_each(&mut release);
+                }
+                if let Some(inputs) = Rc::into_inner(inputs) {
+                    inputs.values.into_iter().for_each(release);
+                }
+            }
+        }
+    }
+
     /// The operands, in the order the op was built with.
     pub(crate) fn operands(&self) -> impl Iterator<Item = &Value> + Clone {
         let [first, second] = self.operand_lists();

@@ -1,23 +1,21 @@
 //! [`Value`]: a handle to one node of the computation graph, and where nodes come
 //! from and go to.
 //!
-//! A node is one `Rc` allocation of 64 bytes, reference counts included. Allocating
-//! and freeing them costs more than anything else a node does, so nodes are recycled:
-//! when the last handle to a node goes, the node is emptied (without recursion, through
-//! a heap stack) and kept in a per-thread [`Pool`] that new nodes are taken from. The
-//! pool holds ordinary uniquely owned `Value`s, reused through `Rc::get_mut`; no
-//! `unsafe` is involved.
+//! A node takes 56 bytes, its reference count included, and lives in a per-thread
+//! chunk next to the nodes created just before and after it; `arena.rs` explains why,
+//! and how a node is freed (without recursion) when its last handle goes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
+use crate::arena::NodeRef;
 use crate::op::{CustomFn, Op};
 
 /// A scalar in a computation graph: its value, its gradient, and how it was made.
 ///
-/// `Value` is a cheap handle (`Rc`): `clone()` shares the node and never copies the
+/// `Value` is a cheap reference-counted handle: `clone()` shares the node and never copies the
 /// graph. Every arithmetic operation on values creates a new node that remembers its
 /// operands, so that [`Value::backward`] can apply the chain rule from an output back to
 /// its inputs.
@@ -49,11 +47,11 @@ use crate::op::{CustomFn, Op};
 /// ```
 #[derive(Clone)]
 pub struct Value {
-    pub(crate) node: Rc<Node>,
+    pub(crate) node: NodeRef,
 }
 
-/// One node of the graph. Kept at 48 bytes (64 with the `Rc` counts) so that a node
-/// fits in one cache line.
+/// One node of the graph. Kept at 48 bytes (56 with the reference count) so that
+/// graphs stay compact.
 ///
 /// `Cell`, not `RefCell`: the mutable parts are plain `f64`s that are only ever copied
 /// in and out, so there is nothing to borrow-check and no flag on the hot path.
@@ -127,16 +125,12 @@ impl Mark {
         self.0.set((stamp << 2) | (self.0.get() & Self::LABELLED));
     }
 
-    fn is_labelled(&self) -> bool {
+    pub(crate) fn is_labelled(&self) -> bool {
         self.0.get() & Self::LABELLED != 0
     }
 
     fn set_labelled(&self) {
         self.0.set(self.0.get() | Self::LABELLED);
-    }
-
-    fn clear_labelled(&self) {
-        self.0.set(self.0.get() & !Self::LABELLED);
     }
 }
 
@@ -181,25 +175,11 @@ impl Value {
         Value::from_op(data, Op::Leaf)
     }
 
-    /// A new node: a recycled allocation from this thread's pool if there is one (see
-    /// [`Pool`]), else a fresh one.
+    /// A new node, placed in this thread's current chunk (see `arena.rs`).
+    #[inline]
     pub(crate) fn from_op(data: f64, op: Op) -> Value {
-        let recycled = POOL.try_with(|pool| pool.try_borrow_mut().ok()?.free.pop());
-        if let Ok(Some(mut value)) = recycled {
-            if let Some(node) = Rc::get_mut(&mut value.node) {
-                node.data.set(data);
-                node.grad.set(0.0);
-                node.mark = Mark::new();
-                // A pooled node is a leaf (its op was taken when it was released), so
-                // there is nothing to drop in what is replaced.
-                let leaf = std::mem::replace(&mut node.op, op);
-                debug_assert!(matches!(leaf, Op::Leaf));
-                std::mem::forget(leaf);
-                return value;
-            }
-        }
         Value {
-            node: Rc::new(Node {
+            node: NodeRef::new(Node {
                 data: Cell::new(data),
                 grad: Cell::new(0.0),
                 op,
@@ -305,7 +285,7 @@ impl Value {
     /// ```
     #[must_use]
     pub fn ptr_eq(&self, other: &Value) -> bool {
-        Rc::ptr_eq(&self.node, &other.node)
+        self.node.ptr_eq(&other.node)
     }
 
     /// Applies a user-defined function `f` whose derivative is `df`, as one node.
@@ -369,7 +349,7 @@ impl Value {
     }
 
     fn address(&self) -> usize {
-        Rc::as_ptr(&self.node) as usize
+        self.node.address()
     }
 }
 
@@ -409,168 +389,8 @@ impl fmt::Debug for Value {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Freeing nodes: a per-thread pool of allocations, and a drop that never recurses.
-// ---------------------------------------------------------------------------------------
-
-/// Node allocations kept for reuse, at most this many per thread (8 MiB).
-const POOL_CAPACITY: usize = 1 << 17;
-
-/// Recycled node allocations, per thread.
-///
-/// A graph is usually built, differentiated, dropped and built again (one training
-/// step after another), so the nodes one step frees are the nodes the next step needs.
-/// Handing them back to the system allocator and asking for them again costs more than
-/// everything else a node does, so a node whose last handle goes away is emptied
-/// (its operands released, its label removed) and kept here, for [`Value::from_op`]
-/// to fill again through `Rc::get_mut`. No `unsafe` is involved: a pooled node is an
-/// ordinary `Value` that nobody else holds.
-///
-/// Freeing is also where a long chain would recurse (each node's drop dropping its
-/// operands); releasing works through `pending`, a heap stack, instead.
-struct Pool {
-    /// Emptied nodes (leaf op, no label), each the only handle to its node.
-    free: Vec<Value>,
-    /// Nodes being released (each the only handle to its node): their operands are
-    /// still to be let go.
-    pending: Vec<Value>,
-    /// A node to put in place of the one taken out of a dying `Value` (which must hold
-    /// some node until its drop ends). Created on first use.
-    placeholder: Option<Rc<Node>>,
-}
-
-thread_local! {
-    static POOL: RefCell<Pool> = const {
-        RefCell::new(Pool {
-            free: Vec::new(),
-            pending: Vec::new(),
-            placeholder: None,
-        })
-    };
-}
-
-impl Drop for Value {
-    fn drop(&mut self) {
-        // Only the last handle of a node has work to do.
-        if Rc::strong_count(&self.node) == 1 {
-            release(self);
-        }
-    }
-}
-
-/// Frees the graph that only `value` keeps alive, into the pool, without recursion.
-///
-/// If the pool is unavailable (the thread is exiting, or the pool is mid-release) the
-/// node is simply dropped, and [`Node`]'s own drop takes over.
-#[cold]
-fn release(value: &mut Value) {
-    let _ = POOL.try_with(|pool| {
-        let Ok(mut pool) = pool.try_borrow_mut() else {
-            return;
-        };
-        let Pool {
-            free,
-            pending,
-            placeholder,
-        } = &mut *pool;
-        let placeholder = placeholder.get_or_insert_with(|| {
-            Rc::new(Node {
-                data: Cell::new(0.0),
-                grad: Cell::new(0.0),
-                op: Op::Leaf,
-                mark: Mark::new(),
-            })
-        });
-        let node = std::mem::replace(&mut value.node, placeholder.clone());
-        pending.push(Value { node });
-        // An operand whose last handle this is joins `pending`; any other is let go.
-        let keep = |x: Value, pending: &mut Vec<Value>| {
-            if Rc::strong_count(&x.node) == 1 {
-                pending.push(x);
-            }
-        };
-        while let Some(mut value) = pending.pop() {
-            let Some(node) = Rc::get_mut(&mut value.node) else {
-                continue; // not unique after all (cannot happen): an ordinary drop
-            };
-            if node.mark.is_labelled() {
-                forget_label(node);
-            }
-            match std::mem::replace(&mut node.op, Op::Leaf) {
-                Op::Leaf => {}
-                Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => keep(x, pending),
-                Op::Binary(_, [a, b]) => {
-                    // `a` goes before `b` is looked at, so `a * a` frees its operand.
-                    keep(a, pending);
-                    keep(b, pending);
-                }
-                Op::Nary(_, xs) => {
-                    for x in xs.into_vec() {
-                        keep(x, pending);
-                    }
-                }
-                // Shared lists are only let go of; the last node to hold one frees it.
-                Op::Neuron(params, inputs) => {
-                    if let Some(params) = Rc::into_inner(params) {
-                        for x in params.params.into_vec() {
-                            keep(x, pending);
-                        }
-                    }
-                    if let Some(inputs) = Rc::into_inner(inputs) {
-                        for x in inputs.values {
-                            keep(x, pending);
-                        }
-                    }
-                }
-            }
-            if free.len() < POOL_CAPACITY {
-                free.push(value);
-            }
-            // Else `value` is freed here: its drop finds the pool busy, and the node,
-            // now a leaf, has nothing left to free.
-        }
-    });
-}
-
-fn forget_label(node: &Node) {
-    let key = node as *const Node as usize;
+/// Forgets the label of the node that lived at `address`, when it is freed.
+pub(crate) fn forget_label(address: usize) {
     // The labels table may already be gone when a thread exits.
-    let _ = LABELS.try_with(|l| l.borrow_mut().remove(&key));
-    node.mark.clear_labelled();
-}
-
-impl Drop for Node {
-    /// Frees the graph behind this node without recursion, when the pool cannot (while
-    /// the thread exits). Nodes the pool has emptied have nothing left to free.
-    fn drop(&mut self) {
-        if self.mark.is_labelled() {
-            forget_label(self);
-        }
-        let mut pending = Vec::new();
-        take_operands(&mut self.op, &mut pending);
-        while let Some(mut value) = pending.pop() {
-            if let Some(node) = Rc::get_mut(&mut value.node) {
-                take_operands(&mut node.op, &mut pending);
-            }
-            // `value` drops here with no operands left, so this does not recurse.
-        }
-    }
-}
-
-/// Moves the operands of `op` onto `pending` and leaves `op` a leaf.
-fn take_operands(op: &mut Op, pending: &mut Vec<Value>) {
-    match std::mem::replace(op, Op::Leaf) {
-        Op::Leaf => {}
-        Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => pending.push(x),
-        Op::Binary(_, [a, b]) => pending.extend([a, b]),
-        Op::Nary(_, xs) => pending.extend(xs.into_vec()),
-        Op::Neuron(params, inputs) => {
-            if let Some(params) = Rc::into_inner(params) {
-                pending.extend(params.params.into_vec());
-            }
-            if let Some(inputs) = Rc::into_inner(inputs) {
-                pending.extend(inputs.values);
-            }
-        }
-    }
+    let _ = LABELS.try_with(|l| l.borrow_mut().remove(&address));
 }

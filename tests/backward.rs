@@ -196,21 +196,98 @@ fn fused_nodes_in_a_deep_chain_on_a_small_stack() {
     });
 }
 
-/// Freed nodes are reused for new ones: a new node never inherits the data, gradient,
-/// label or operands of the node whose memory it takes.
+/// Freed nodes' memory is reused for new ones: a new node never inherits the data,
+/// gradient, label or operands of the node whose memory it takes. Memory is reused a
+/// chunk of a few hundred nodes at a time, so each round frees many thousands.
 #[test]
 fn recycled_nodes_start_clean() {
+    const N: usize = 5_000;
     for _ in 0..3 {
         let a = Value::new(2.0).with_label("a");
-        let y = (&a * 3.0).with_label("y");
-        y.backward();
-        drop(y);
+        let ys: Vec<Value> = (0..N)
+            .map(|i| (&a * 3.0).with_label(format!("y{i}")))
+            .collect();
+        for y in &ys {
+            y.backward();
+        }
+        drop(ys);
         drop(a);
-        let fresh: Vec<Value> = (0..10).map(|i| Value::new(f64::from(i))).collect();
+        let fresh: Vec<Value> = (0..2 * N).map(|i| Value::new(i as f64)).collect();
         for (i, v) in fresh.iter().enumerate() {
             assert_eq!((v.data(), v.grad()), (i as f64, 0.0));
             assert_eq!(v.label(), None);
             assert!(v.operands().is_empty());
         }
     }
+}
+
+/// Nodes that outlive their neighbours are never overwritten, however many nodes are
+/// created and freed around them.
+#[test]
+fn surviving_nodes_keep_their_contents() {
+    let mut kept = Vec::new();
+    for round in 0..20 {
+        let x = Value::new(f64::from(round));
+        let mut s = x.clone();
+        for i in 0..3_000 {
+            s = &s + 1.0;
+            if i % 997 == 0 {
+                kept.push((round, i, x.clone(), s.clone()));
+            }
+        }
+        // `s` and all but the kept nodes of its chain are freed here.
+    }
+    for (round, i, x, s) in &kept {
+        // s = x + (i + 1), through a chain of i + 1 additions back to x = round.
+        assert_eq!(s.data(), f64::from(*round) + f64::from(*i + 1));
+        assert_eq!(s.nodes().len(), 2 * (*i as usize + 1) + 1);
+        s.backward();
+        assert_eq!((x.data(), x.grad()), (f64::from(*round), 1.0));
+        x.set_grad(0.0);
+    }
+}
+
+thread_local! {
+    /// Set up before the thread's first node, so it is torn down after the engine's
+    /// own per-thread state (destructors run in reverse order of first use).
+    static LATE: std::cell::RefCell<Option<ExitWork>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Holds a graph built while the thread ran, and on drop (as the thread exits) frees
+/// it, builds a new graph and differentiates it, recording what `backward()` gave.
+struct ExitWork {
+    graph: Option<Value>,
+    result: std::sync::mpsc::Sender<f64>,
+}
+
+impl Drop for ExitWork {
+    fn drop(&mut self) {
+        drop(self.graph.take());
+        let x = Value::new(3.0);
+        let y = &x * &x + x.sin();
+        y.backward();
+        let _ = self.result.send(x.grad());
+    }
+}
+
+/// Nodes can still be freed, created and differentiated while a thread exits, after
+/// the engine's per-thread storage is gone.
+#[test]
+fn graphs_work_while_a_thread_exits() {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        LATE.with(|late| {
+            late.borrow_mut().replace(ExitWork {
+                graph: None,
+                result: send,
+            })
+        });
+        let x = Value::new(1.0);
+        let graph = (0..10_000).fold(x, |s, i| s * 1.0001 + f64::from(i));
+        LATE.with(|late| late.borrow_mut().as_mut().map(|w| w.graph = Some(graph)));
+    })
+    .join()
+    .expect("the thread exits cleanly");
+    let grad = receive.recv().expect("the exit work ran");
+    assert_eq!(grad, 6.0 + 3.0f64.cos());
 }

@@ -1,0 +1,120 @@
+//! Memory: freed graphs give their memory back, and a node costs what the docs say.
+//!
+//! A counting global allocator keeps, per thread, the bytes currently allocated, so
+//! tests running side by side do not see each other's allocations.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use scalargrad::Value;
+
+struct Counting;
+
+thread_local! {
+    static IN_USE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(bytes: isize) {
+    // `try_with`: the allocator also runs while the thread's locals are torn down.
+    let _ = IN_USE.try_with(|n| n.set(n.get() + bytes));
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counting
+// touches only a `const`-initialised thread-local, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn in_use() -> isize {
+    IN_USE.with(Cell::get)
+}
+
+const MIB: isize = 1 << 20;
+
+/// `x = relu(x·0.999 + 0.001)` `steps` times: five nodes per step.
+fn chain(x0: &Value, steps: usize) -> Value {
+    let mut x = x0.clone();
+    for _ in 0..steps {
+        x = (&x * 0.999 + 0.001).relu();
+    }
+    x
+}
+
+/// Building, differentiating and dropping a 1,000,000-node graph again and again:
+/// the graph takes about 56 MB while it lives, and after each drop the thread is back
+/// to what it held before, give or take the memory kept for reuse (at most 8 MiB of
+/// node storage, plus traversal buffers).
+#[test]
+fn freed_graphs_give_their_memory_back() {
+    let x0 = Value::new(0.5);
+    let before = in_use();
+    let mut after_drop = Vec::new();
+    for _ in 0..5 {
+        let x = chain(&x0, 200_000);
+        let graph = in_use() - before;
+        assert!(
+            graph > 50 * MIB,
+            "the graph should take ~56 MB, measured {graph} bytes"
+        );
+        x.backward();
+        drop(x);
+        after_drop.push(in_use() - before);
+    }
+    for &kept in &after_drop {
+        assert!(kept <= 12 * MIB, "kept after drop: {after_drop:?} bytes");
+    }
+    assert!(
+        after_drop[4] <= after_drop[1],
+        "memory kept grows from round to round: {after_drop:?}"
+    );
+}
+
+/// A binary node costs 56 bytes (its reference count included): a graph of a million
+/// `+` nodes over one leaf takes 56 MB, within the slack of partly filled chunks.
+#[test]
+fn a_binary_node_takes_56_bytes() {
+    let x = Value::new(1.0);
+    let before = in_use();
+    let mut s = x.clone();
+    for _ in 0..1_000_000 {
+        s = &s + &x;
+    }
+    let per_node = (in_use() - before) as f64 / 1e6;
+    assert!(
+        (56.0..56.2).contains(&per_node),
+        "{per_node} bytes per node"
+    );
+    drop(s);
+}
+
+/// A node that outlives its graph keeps its own chunk of storage, not the graph: the
+/// graph's other chunks are freed.
+#[test]
+fn a_surviving_node_does_not_keep_its_graph() {
+    let x0 = Value::new(0.5);
+    let before = in_use();
+    let survivors: Vec<Value> = (0..5)
+        .map(|_| {
+            let x = chain(&x0, 200_000);
+            Value::new(x.data())
+        })
+        .collect();
+    let kept = in_use() - before;
+    assert!(
+        kept <= 12 * MIB,
+        "{kept} bytes kept for {} leaves",
+        survivors.len()
+    );
+}
