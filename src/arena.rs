@@ -169,8 +169,11 @@ pub(crate) fn holds(node: &NodeRef) -> bool {
 /// Only chunks flagged for `pass` (with [`NodeRef::flag_chunk`]) are looked into;
 /// `visit` flags the chunk of every node it still needs to see before it returns.
 ///
-/// `root` must be held by this thread's arena (see [`holds`]), and `visit` must not
-/// create or free nodes.
+/// `root` must be held by this thread's arena (see [`holds`]). `visit` may run user
+/// code (a custom op's derivative), which may create or free nodes: new nodes go to
+/// slots newer than any this sweep visits, and only nodes that `root` does not reach
+/// can be freed, so the chunk of a reached node stays live while it is visited, and the
+/// next older chunk is looked up afresh each time.
 pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> ControlFlow<()>) {
     assert!(holds(root), "sweep: the node is not in this thread's arena");
     // SAFETY: `root` is live, so its chunk is.
@@ -247,8 +250,8 @@ impl Drop for NodeRef {
 }
 
 /// Frees the node in `first` (whose count has reached 0) and every node that only it
-/// kept alive, without recursion: operands whose count reaches 0 wait on a heap stack.
-/// In a chain each node frees exactly one operand, which is carried over directly.
+/// kept alive, without recursion: operands whose count reaches 0 wait on a heap stack,
+/// except the one freed next, which is carried over directly.
 ///
 /// # Safety
 ///
@@ -274,10 +277,11 @@ unsafe fn free_graph(first: NonNull<Slot>) {
             let count = strong.get() - 1;
             strong.set(count);
             if count == 0 {
-                if next.is_none() {
-                    next = Some(operand);
-                } else {
-                    pending.push(operand);
+                // Last in, first out: of the operands freed here, the last is freed
+                // next and the others wait. Had the first gone on instead, a chain's
+                // constants would wait until the whole chain was freed.
+                if let Some(earlier) = next.replace(operand) {
+                    pending.push(earlier);
                 }
             }
         });

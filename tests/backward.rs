@@ -291,3 +291,25 @@ fn graphs_work_while_a_thread_exits() {
     let grad = receive.recv().expect("the exit work ran");
     assert_eq!(grad, 6.0 + 3.0f64.cos());
 }
+
+/// A custom op's derivative may itself build (and drop) nodes while `backward()` runs:
+/// thousands of them here, enough to fill fresh blocks of storage mid-pass.
+#[test]
+fn a_derivative_that_builds_nodes_of_its_own() {
+    fn double(x: f64) -> f64 {
+        2.0 * x
+    }
+    fn slope_from_a_graph(x: f64) -> f64 {
+        let v = Value::new(x);
+        let twice = &v * 2.0 - &v + &v; // 2x, through three nodes
+        twice.data() / x
+    }
+    let x = Value::new(1.5);
+    let mut y = x.clone();
+    for _ in 0..3_000 {
+        y = y.custom("double", double, slope_from_a_graph) * 0.5;
+    }
+    y.backward();
+    assert_eq!(y.data(), 1.5);
+    assert_eq!(x.grad(), 1.0);
+}

@@ -12,11 +12,24 @@ struct Counting;
 
 thread_local! {
     static IN_USE: Cell<isize> = const { Cell::new(0) };
+    /// The most `IN_USE` has been since the last [`reset_peak`].
+    static PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
 fn count(bytes: isize) {
     // `try_with`: the allocator also runs while the thread's locals are torn down.
-    let _ = IN_USE.try_with(|n| n.set(n.get() + bytes));
+    let _ = IN_USE.try_with(|n| {
+        n.set(n.get() + bytes);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(n.get())));
+    });
+}
+
+fn reset_peak() {
+    PEAK.with(|p| p.set(in_use()));
+}
+
+fn peak() -> isize {
+    PEAK.with(Cell::get)
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counting
@@ -117,4 +130,18 @@ fn a_surviving_node_does_not_keep_its_graph() {
         "{kept} bytes kept for {} leaves",
         survivors.len()
     );
+}
+
+/// Freeing a long chain with constants at every step (what `x * c + d` builds) needs
+/// almost no memory beyond the graph itself: the constants are freed as the chain
+/// is, not kept waiting until its end.
+#[test]
+fn dropping_a_chain_needs_no_growing_buffer() {
+    let x0 = Value::new(0.5);
+    let x = chain(&x0, 200_000);
+    reset_peak();
+    let before = in_use();
+    drop(x);
+    let extra = peak() - before;
+    assert!(extra <= 4096, "dropping the chain took {extra} extra bytes");
 }
