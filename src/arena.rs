@@ -16,56 +16,61 @@
 //! is reused is whole chunks: a chunk goes back to its thread's spare list when its last
 //! node is freed, and new nodes are written into it in order again.
 //!
+//! A slot is just the 48-byte [`Node`], its count included. Chunks are 32 KiB and
+//! aligned to their size, so a node finds its chunk by rounding its address down; they
+//! are allocated 32 at a time (1 MiB), because the system allocator would waste about a
+//! quarter of the memory aligning chunks one by one. A group goes back to the system
+//! when all its chunks are spare and the thread keeps more spare chunks than it needs.
+//!
 //! The cost of that choice: memory comes back a chunk at a time. A node that outlives
-//! the other nodes of its chunk keeps the chunk's memory (about 28 KiB) in use until it
-//! goes too.
+//! the other nodes of its chunk keeps the chunk's memory (32 KiB) in use until it goes
+//! too.
 //!
 //! # Safety
 //!
 //! This module is the crate's only `unsafe` code. The invariants it keeps:
 //!
-//! - A slot's `strong` count is the number of live [`NodeRef`]s to it. Its node is
-//!   initialised exactly while the count is positive, and is moved out (and the slot
-//!   given up) when the count reaches 0.
+//! - A node's `handles` count is the number of live [`NodeRef`]s to it. A slot holds
+//!   an initialised node exactly while the count is positive. When the count reaches 0
+//!   the node's op is moved out and the slot given up; the count stays 0, which is how
+//!   [`sweep`] and [`reset_stamps`] tell a freed slot from a live one.
 //! - A chunk's `live` count is the number of its slots that are either handed out and
 //!   not yet freed, or not handed out yet while the chunk is its thread's current chunk.
-//!   The chunk is recycled or deallocated when it reaches 0, and never touched again.
+//!   At 0 the chunk is spare: it goes back to its thread's spare list, or, once the
+//!   thread is gone, only counts towards freeing its group.
+//! - A group's `spare` count is the number of its chunks that are spare. The group is
+//!   deallocated when it reaches the group's size, after its chunks have left the spare
+//!   list, and never touched again.
 //! - Handles are `!Send` (they hold a raw pointer), so a chunk is only ever used from
 //!   the thread that allocated it.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::mem::{offset_of, MaybeUninit};
-use std::ops::ControlFlow;
-use std::ops::Deref;
+use std::mem::{offset_of, size_of, MaybeUninit};
+use std::ops::{ControlFlow, Deref};
 use std::ptr::{self, NonNull};
 
 use crate::value::{forget_label, Node};
 
-/// Slots per chunk: 512 slots of 56 bytes, 28 KiB.
-const SLOTS: usize = 512;
+/// Bytes per chunk, which is also the chunk's alignment.
+const CHUNK_BYTES: usize = 1 << 15;
 
-/// Spare chunks kept per thread for reuse (8 MiB); further freed chunks go back to
-/// the system allocator.
-const MAX_SPARE: usize = (8 << 20) / std::mem::size_of::<Chunk>();
+/// Nodes per chunk: as many 48-byte slots as fit after the header (681).
+const SLOTS: usize = (CHUNK_BYTES - size_of::<Header>()) / size_of::<Node>();
 
-/// A node and its reference count.
+/// Chunks allocated together (1 MiB).
+const GROUP: usize = 32;
+
+/// Spare chunks a thread always keeps for reuse (4 MiB).
+const KEEP_SPARE: usize = 128;
+
+/// How often (in chunks started) a thread reviews its spare chunks (128 MiB of nodes).
+const REVIEW_EVERY: usize = 4096;
+
+/// What a chunk knows about itself.
 #[repr(C)]
-struct Slot {
-    node: Node,
-    /// Live handles to this node.
-    strong: Cell<u32>,
-    /// The slot's position in its chunk, to find the chunk from the slot.
-    index: u32,
-}
-
-/// A binary-op node takes 56 bytes, its reference count included.
-const _: () = assert!(std::mem::size_of::<Slot>() <= 56);
-
-/// A block of slots, allocated and recycled as a unit.
-#[repr(C)]
-struct Chunk {
+struct Header {
     /// See the module's safety notes.
     live: Cell<usize>,
     /// When the chunk was started, counted in chunks per thread: every node in a chunk
@@ -73,42 +78,56 @@ struct Chunk {
     seq: Cell<u64>,
     /// The last backward pass that needs to look into this chunk (see [`sweep`]).
     pass: Cell<u64>,
-    slots: [MaybeUninit<Slot>; SLOTS],
+    /// The first chunk of this chunk's group, whose header keeps the group's counts.
+    group: Cell<*mut Chunk>,
+    /// In a group's first chunk: how many of the group's chunks are spare.
+    spare: Cell<u32>,
+    /// In a group's first chunk: how many chunks the group has.
+    group_len: Cell<u32>,
 }
+
+/// A block of slots, recycled as a unit, aligned to its size.
+#[repr(C, align(32768))]
+struct Chunk {
+    header: Header,
+    slots: [MaybeUninit<Node>; SLOTS],
+}
+
+const _: () = assert!(size_of::<Chunk>() == CHUNK_BYTES);
+const _: () = assert!(std::mem::align_of::<Chunk>() == CHUNK_BYTES);
 
 /// A counted handle to one node: the crate's own `Rc<Node>`, with the node in a chunk.
 pub(crate) struct NodeRef {
-    slot: NonNull<Slot>,
+    slot: NonNull<Node>,
 }
 
 impl NodeRef {
-    /// Places `node` in the next slot of this thread's current chunk.
+    /// Places `node` (whose count must be 1) in the next slot of this thread's current
+    /// chunk.
     #[inline]
     pub(crate) fn new(node: Node) -> NodeRef {
+        debug_assert_eq!(node.handles.get(), 1);
         let slot = ARENA
             .try_with(Arena::next_slot)
-            // While the thread exits, the arena may be gone: a chunk of its own then.
+            // While the thread exits, the arena may be gone: a group of one chunk for
+            // this node alone then, which no arena knows of.
             .unwrap_or_else(|_| {
-                let chunk = new_chunk();
-                // SAFETY: a fresh chunk; only its first slot will count as live. It is
-                // not registered with any arena, so `sweep` never looks into it.
-                unsafe { init_chunk(chunk, 1, 0) };
-                (slot_at(chunk, 0), 0)
+                let chunk = new_group(1);
+                // SAFETY: a fresh chunk, taken out of its (one-chunk) group, of which
+                // only the first slot will count as live.
+                unsafe {
+                    (*chunk.as_ptr()).header.spare.set(0);
+                    init_chunk(chunk, 1, 0);
+                }
+                slot_at(chunk, 0)
             });
-        let (slot, index) = slot;
         // SAFETY: `slot` is a slot of a live chunk that nothing else uses.
-        unsafe {
-            slot.as_ptr().write(Slot {
-                node,
-                strong: Cell::new(1),
-                index,
-            });
-        }
+        unsafe { slot.as_ptr().write(node) };
         NodeRef { slot }
     }
 
-    fn slot(&self) -> &Slot {
-        // SAFETY: a handle keeps its slot's count positive, so the slot is initialised.
+    fn node(&self) -> &Node {
+        // SAFETY: a handle keeps its node's count positive, so the slot is initialised.
         unsafe { self.slot.as_ref() }
     }
 
@@ -124,40 +143,98 @@ impl NodeRef {
 
     /// Gives up this handle without touching the count: the caller now owes the
     /// decrement (see [`free_graph`]).
-    fn into_raw(self) -> NonNull<Slot> {
+    fn into_raw(self) -> NonNull<Node> {
         let slot = self.slot;
         std::mem::forget(self);
         slot
     }
-}
 
-impl NodeRef {
     /// Where the node comes in its thread's creation order: a node with a smaller rank
     /// was created earlier. Meaningful for nodes that [`holds`] is true of.
-    pub(crate) fn creation_rank(&self) -> (u64, u32) {
-        // SAFETY: a live handle's slot is handed out and its chunk live.
-        unsafe {
-            let seq = (*chunk_of(self.slot).as_ptr()).seq.get();
-            (seq, (*self.slot.as_ptr()).index)
-        }
+    pub(crate) fn creation_rank(&self) -> (u64, usize) {
+        let chunk = chunk_of(self.slot);
+        // SAFETY: a live handle's chunk is live.
+        let seq = unsafe { (*chunk.as_ptr()).header.seq.get() };
+        (seq, index_of(self.slot))
     }
 
     /// Records that backward pass `pass` has reached this node, so that [`sweep`]
     /// looks into its chunk.
     #[inline]
     pub(crate) fn flag_chunk(&self, pass: u64) {
-        // SAFETY: a live handle's slot is handed out and its chunk live.
-        unsafe { (*chunk_of(self.slot).as_ptr()).pass.set(pass) };
+        // SAFETY: a live handle's chunk is live.
+        unsafe { (*chunk_of(self.slot).as_ptr()).header.pass.set(pass) };
     }
+}
+
+impl Deref for NodeRef {
+    type Target = Node;
+
+    #[inline]
+    fn deref(&self) -> &Node {
+        self.node()
+    }
+}
+
+impl Clone for NodeRef {
+    #[inline]
+    fn clone(&self) -> NodeRef {
+        let handles = &self.node().handles;
+        // Four billion handles to one node would need 32 GiB of handles alone; stop
+        // rather than wrap, as `Rc` does.
+        let count = handles
+            .get()
+            .checked_add(1)
+            .unwrap_or_else(|| std::process::abort());
+        handles.set(count);
+        NodeRef { slot: self.slot }
+    }
+}
+
+impl Drop for NodeRef {
+    #[inline]
+    fn drop(&mut self) {
+        let handles = &self.node().handles;
+        let count = handles.get() - 1;
+        handles.set(count);
+        if count == 0 {
+            // SAFETY: that was the last handle.
+            unsafe { free_graph(self.slot) };
+        }
+    }
+}
+
+/// The chunk that the slot at `slot` belongs to: its address rounded down to the
+/// chunk size, with the same provenance (the chunk's allocation).
+#[inline]
+fn chunk_of(slot: NonNull<Node>) -> NonNull<Chunk> {
+    slot.map_addr(|a| {
+        // A slot never lies at the very start of its chunk (the header does), so the
+        // rounded address is not 0.
+        std::num::NonZeroUsize::new(a.get() & !(CHUNK_BYTES - 1)).unwrap_or(a)
+    })
+    .cast()
+}
+
+/// The slot's position in its chunk.
+fn index_of(slot: NonNull<Node>) -> usize {
+    let offset = slot.as_ptr() as usize % CHUNK_BYTES;
+    (offset - offset_of!(Chunk, slots)) / size_of::<Node>()
+}
+
+/// A pointer to slot `index` of `chunk`, with the chunk's provenance.
+fn slot_at(chunk: NonNull<Chunk>, index: usize) -> NonNull<Node> {
+    debug_assert!(index < SLOTS);
+    // SAFETY: in bounds of the chunk's slot array.
+    unsafe { NonNull::new_unchecked((&raw mut (*chunk.as_ptr()).slots).cast::<Node>().add(index)) }
 }
 
 /// Whether this thread's arena holds the node, as it does every node except those
 /// created while the thread exits.
 pub(crate) fn holds(node: &NodeRef) -> bool {
+    let chunk = chunk_of(node.slot);
     // SAFETY: `node` is live, so its chunk is.
-    let chunk = unsafe { chunk_of(node.slot) };
-    // SAFETY: as above.
-    let seq = unsafe { (*chunk.as_ptr()).seq.get() };
+    let seq = unsafe { (*chunk.as_ptr()).header.seq.get() };
     ARENA
         .try_with(|arena| arena.holds(chunk, seq))
         .unwrap_or(false)
@@ -176,27 +253,24 @@ pub(crate) fn holds(node: &NodeRef) -> bool {
 /// next older chunk is looked up afresh each time.
 pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> ControlFlow<()>) {
     assert!(holds(root), "sweep: the node is not in this thread's arena");
+    let mut chunk = chunk_of(root.slot);
     // SAFETY: `root` is live, so its chunk is.
-    let mut chunk = unsafe { chunk_of(root.slot) };
-    // SAFETY: as above.
-    let mut seq = unsafe { (*chunk.as_ptr()).seq.get() };
+    let mut seq = unsafe { (*chunk.as_ptr()).header.seq.get() };
     root.flag_chunk(pass);
-    // SAFETY: `root` is live.
-    let mut top = unsafe { (*root.slot.as_ptr()).index as usize };
+    let mut top = index_of(root.slot);
     loop {
-        // SAFETY: `chunk` is in the arena's map, so it is live; `visit` frees nothing.
-        if unsafe { (*chunk.as_ptr()).pass.get() } == pass {
+        // SAFETY: `chunk` is in the arena's map, so it is live.
+        if unsafe { (*chunk.as_ptr()).header.pass.get() } == pass {
             for index in (0..=top).rev() {
                 let slot = slot_at(chunk, index);
                 // SAFETY: every slot up to `top` was handed out: `top` is the root's
                 // slot in its chunk, and older chunks are full. A freed slot keeps a
                 // count of 0, and a slot with a positive count holds a live node.
                 let node = unsafe {
-                    let slot = slot.as_ptr();
-                    if (*slot).strong.get() == 0 {
+                    if (*slot.as_ptr()).handles.get() == 0 {
                         continue;
                     }
-                    &(*slot).node
+                    slot.as_ref()
                 };
                 if visit(node).is_break() {
                     return;
@@ -212,44 +286,33 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
     }
 }
 
-impl Deref for NodeRef {
-    type Target = Node;
-
-    #[inline]
-    fn deref(&self) -> &Node {
-        &self.slot().node
-    }
-}
-
-impl Clone for NodeRef {
-    #[inline]
-    fn clone(&self) -> NodeRef {
-        let strong = &self.slot().strong;
-        // Four billion handles to one node would need 32 GiB of handles alone; stop
-        // rather than wrap, as `Rc` does.
-        let count = strong
-            .get()
-            .checked_add(1)
-            .unwrap_or_else(|| std::process::abort());
-        strong.set(count);
-        NodeRef { slot: self.slot }
-    }
-}
-
-impl Drop for NodeRef {
-    #[inline]
-    fn drop(&mut self) {
-        let strong = &self.slot().strong;
-        let count = strong.get() - 1;
-        strong.set(count);
-        if count == 0 {
-            // SAFETY: that was the last handle.
-            unsafe { free_graph(self.slot) };
+/// Resets the traversal stamp of every live node in this thread's arena (see
+/// `value::take_passes`). Nodes created while the thread exits are not in the arena;
+/// they would need 2³⁰ traversals during the exit for their stamps to matter.
+pub(crate) fn reset_stamps() {
+    let _ = ARENA.try_with(|arena| {
+        let chunks: Vec<NonNull<Chunk>> = arena.chunks.borrow().values().copied().collect();
+        for chunk in chunks {
+            let handed_out = if chunk.as_ptr() == arena.current.get() {
+                arena.used.get()
+            } else {
+                SLOTS
+            };
+            for index in 0..handed_out {
+                let slot = slot_at(chunk, index);
+                // SAFETY: the chunk is live and the slot handed out; a live slot holds
+                // a node (see `sweep`).
+                unsafe {
+                    if (*slot.as_ptr()).handles.get() > 0 {
+                        slot.as_ref().mark.reset();
+                    }
+                }
+            }
         }
-    }
+    });
 }
 
-/// Frees the node in `first` (whose count has reached 0) and every node that only it
+/// Frees the node at `first` (whose count has reached 0) and every node that only it
 /// kept alive, without recursion: operands whose count reaches 0 wait on a heap stack,
 /// except the one freed next, which is carried over directly.
 ///
@@ -257,25 +320,25 @@ impl Drop for NodeRef {
 ///
 /// `first`'s count must be 0, and its node still in place.
 #[cold]
-unsafe fn free_graph(first: NonNull<Slot>) {
-    let mut pending: Vec<NonNull<Slot>> = Vec::new();
+unsafe fn free_graph(first: NonNull<Node>) {
+    let mut pending: Vec<NonNull<Node>> = Vec::new();
     let mut next = Some(first);
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
         // SAFETY: the count is 0, so nothing else refers to the node. Its op is moved
         // out once, and the slot given up right after; the rest is plain data.
         let op = unsafe {
-            let node = &raw const (*slot.as_ptr()).node;
+            let node = slot.as_ptr();
             if (*node).mark.is_labelled() {
-                forget_label(slot.as_ptr() as usize);
+                forget_label(node as usize);
             }
             ptr::read(&raw const (*node).op)
         };
         op.release_operands(|operand| {
             let operand = operand.node.into_raw();
-            // SAFETY: `operand` was a live handle, so its slot is initialised.
-            let strong = unsafe { &(*operand.as_ptr()).strong };
-            let count = strong.get() - 1;
-            strong.set(count);
+            // SAFETY: `operand` was a live handle, so its node is initialised.
+            let handles = unsafe { &(*operand.as_ptr()).handles };
+            let count = handles.get() - 1;
+            handles.set(count);
             if count == 0 {
                 // Last in, first out: of the operands freed here, the last is freed
                 // next and the others wait. Had the first gone on instead, a chain's
@@ -285,87 +348,125 @@ unsafe fn free_graph(first: NonNull<Slot>) {
                 }
             }
         });
-        // SAFETY: the node has been moved out, and nothing refers to the slot.
-        unsafe { free_slot(slot) };
+        // SAFETY: the slot was handed out and its node is gone; its chunk is live
+        // until this slot is given up.
+        unsafe { release_slots(chunk_of(slot), 1) };
     }
 }
 
-/// Gives up a slot whose node has been moved out, and its chunk with it if that was
-/// the chunk's last live slot.
+/// Sets a chunk's header for use: `live` slots counted as live, started as chunk
+/// `seq`. The group fields are left as they are.
 ///
 /// # Safety
 ///
-/// `slot` must be a handed-out slot whose node is gone.
-unsafe fn free_slot(slot: NonNull<Slot>) {
-    // SAFETY: the slot was handed out, and the chunk is live while any of its slots is.
-    unsafe { release_slots(chunk_of(slot), 1) };
-}
-
-/// The chunk that `slot` belongs to.
-///
-/// # Safety
-///
-/// `slot` must be a handed-out slot of a live chunk (its node may be gone).
-unsafe fn chunk_of(slot: NonNull<Slot>) -> NonNull<Chunk> {
-    // SAFETY: `index` is plain data that stays valid after the node is moved out, and
-    // the slot lies `index` slots into its chunk's array, in the same allocation.
-    unsafe {
-        let index = (*slot.as_ptr()).index as usize;
-        slot.cast::<u8>()
-            .sub(offset_of!(Chunk, slots) + index * std::mem::size_of::<Slot>())
-            .cast::<Chunk>()
-    }
-}
-
-/// Sets a chunk's header: `live` slots counted as live, started as chunk `seq`.
-///
-/// # Safety
-///
-/// `chunk` must be an allocated chunk with no live slots.
+/// `chunk` must be a chunk with no live slots, taken out of its group's spare count.
 unsafe fn init_chunk(chunk: NonNull<Chunk>, live: usize, seq: u64) {
-    // SAFETY: the header fields are plain data; writing them initialises them.
+    // SAFETY: the header's fields are initialised (see `new_group`) plain data.
     unsafe {
-        let chunk = chunk.as_ptr();
-        (&raw mut (*chunk).live).write(Cell::new(live));
-        (&raw mut (*chunk).seq).write(Cell::new(seq));
-        (&raw mut (*chunk).pass).write(Cell::new(0));
+        let header = &(*chunk.as_ptr()).header;
+        header.live.set(live);
+        header.seq.set(seq);
+        header.pass.set(0);
     }
 }
 
-/// Takes `count` from `chunk`'s live count, and recycles the chunk if that leaves 0.
+/// Takes `count` from `chunk`'s live count; at 0 the chunk is spare.
 ///
 /// # Safety
 ///
 /// `chunk` must be live with at least `count` live slots.
 unsafe fn release_slots(chunk: NonNull<Chunk>, count: usize) {
     // SAFETY: the chunk is live (see above).
-    let (live, seq) = unsafe { (&(*chunk.as_ptr()).live, (*chunk.as_ptr()).seq.get()) };
-    let left = live.get() - count;
-    live.set(left);
+    let header = unsafe { &(*chunk.as_ptr()).header };
+    let left = header.live.get() - count;
+    header.live.set(left);
     if left == 0 {
-        let kept = ARENA
-            .try_with(|arena| arena.retire(chunk, seq))
-            .unwrap_or(false);
-        if !kept {
-            // SAFETY: no slot of the chunk is live, and the arena does not hold it.
-            unsafe { dealloc(chunk.as_ptr().cast(), Layout::new::<Chunk>()) };
+        let seq = header.seq.get();
+        if ARENA.try_with(|arena| arena.retire(chunk, seq)).is_err() {
+            // The thread's arena is gone (the thread is exiting).
+            // SAFETY: no slot of the chunk is live, and no arena lists it.
+            unsafe { count_spare(chunk) };
         }
     }
 }
 
-/// A fresh chunk from the system allocator, with its slots uninitialised.
-fn new_chunk() -> NonNull<Chunk> {
-    let layout = Layout::new::<Chunk>();
-    // SAFETY: the layout has a non-zero size.
-    let raw = unsafe { alloc(layout) };
-    NonNull::new(raw.cast::<Chunk>()).unwrap_or_else(|| handle_alloc_error(layout))
+/// Counts a spare chunk that no arena lists towards its group, and deallocates the
+/// group if that was its last chunk in use.
+///
+/// # Safety
+///
+/// `chunk` must have just become spare, and not be in any spare list.
+unsafe fn count_spare(chunk: NonNull<Chunk>) {
+    // SAFETY: a chunk's group lives while any of its chunks is in use, as this one was.
+    unsafe {
+        let first = (*chunk.as_ptr()).header.group.get();
+        let group = &(*first).header;
+        let spare = group.spare.get() + 1;
+        group.spare.set(spare);
+        if spare == group.group_len.get() {
+            dealloc(first.cast(), group_layout(spare as usize));
+        }
+    }
 }
 
-/// A pointer to slot `index` of `chunk`, with the chunk's provenance.
-fn slot_at(chunk: NonNull<Chunk>, index: usize) -> NonNull<Slot> {
-    debug_assert!(index < SLOTS);
-    // SAFETY: in bounds of the chunk's slot array.
-    unsafe { NonNull::new_unchecked((&raw mut (*chunk.as_ptr()).slots).cast::<Slot>().add(index)) }
+/// The layout of a group of `len` chunks.
+fn group_layout(len: usize) -> Layout {
+    Layout::from_size_align(len * CHUNK_BYTES, CHUNK_BYTES).expect("a valid group layout")
+}
+
+/// Allocates a group of `len` chunks, all spare, and returns its first chunk (the
+/// others follow it in memory).
+fn new_group(len: usize) -> NonNull<Chunk> {
+    let layout = group_layout(len);
+    // SAFETY: the layout has a non-zero size.
+    let raw = unsafe { alloc(layout) };
+    let first = NonNull::new(raw.cast::<Chunk>()).unwrap_or_else(|| handle_alloc_error(layout));
+    for k in 0..len {
+        // SAFETY: chunk `k` lies within the allocation; writing the header initialises
+        // it.
+        unsafe {
+            let chunk = first.as_ptr().add(k);
+            (&raw mut (*chunk).header).write(Header {
+                live: Cell::new(0),
+                seq: Cell::new(0),
+                pass: Cell::new(0),
+                group: Cell::new(first.as_ptr()),
+                spare: Cell::new(len as u32),
+                group_len: Cell::new(len as u32),
+            });
+        }
+    }
+    first
+}
+
+/// Deallocates groups whose chunks are all spare, taking their chunks out of `spare`,
+/// while more than `keep` spare chunks would be left.
+fn give_back_groups(spare: &mut Vec<NonNull<Chunk>>, keep: usize) {
+    // A group is chosen when its first spare chunk is met; marking its spare count
+    // with `u32::MAX` lets the rest of its chunks be recognised and dropped.
+    let mut left = spare.len();
+    let mut chosen = Vec::new();
+    spare.retain(|chunk| {
+        // SAFETY: a spare chunk's group lives until it is deallocated below.
+        let first = unsafe { (*chunk.as_ptr()).header.group.get() };
+        // SAFETY: as above.
+        let group = unsafe { &(*first).header };
+        if group.spare.get() == u32::MAX {
+            return false;
+        }
+        let len = group.group_len.get() as usize;
+        if group.spare.get() as usize == len && left - len >= keep {
+            left -= len;
+            group.spare.set(u32::MAX);
+            chosen.push((first, len));
+            return false;
+        }
+        true
+    });
+    for (first, len) in chosen {
+        // SAFETY: every chunk of the group was spare and has left the list.
+        unsafe { dealloc(first.cast(), group_layout(len)) };
+    }
 }
 
 /// One thread's chunks: the one being filled, every chunk with live nodes in creation
@@ -379,8 +480,16 @@ struct Arena {
     next_seq: Cell<u64>,
     /// Every chunk with live slots (the current one included), by `seq`.
     chunks: RefCell<BTreeMap<u64, NonNull<Chunk>>>,
-    /// Empty chunks, most recently freed last.
+    /// Spare chunks, most recently freed last.
     spare: RefCell<Vec<NonNull<Chunk>>>,
+    /// Chunks started and not yet spare.
+    in_use: Cell<usize>,
+    /// The most chunks in use at once since the last review of the spare chunks.
+    peak: Cell<usize>,
+    /// Chunks started since the last review.
+    started: Cell<usize>,
+    /// How many spare chunks may pile up before the next review.
+    spare_limit: Cell<usize>,
 }
 
 thread_local! {
@@ -391,14 +500,18 @@ thread_local! {
             next_seq: Cell::new(1),
             chunks: RefCell::new(BTreeMap::new()),
             spare: RefCell::new(Vec::new()),
+            in_use: Cell::new(0),
+            peak: Cell::new(0),
+            started: Cell::new(0),
+            spare_limit: Cell::new(2 * KEEP_SPARE),
         }
     };
 }
 
 impl Arena {
-    /// The next free slot, and its index in its chunk.
+    /// The next free slot.
     #[inline]
-    fn next_slot(&self) -> (NonNull<Slot>, u32) {
+    fn next_slot(&self) -> NonNull<Node> {
         let chunk = match NonNull::new(self.current.get()) {
             Some(chunk) => chunk,
             None => self.start_chunk(),
@@ -409,41 +522,88 @@ impl Arena {
             // Full: from now on the chunk lives as long as its nodes do.
             self.current.set(ptr::null_mut());
         }
-        (slot_at(chunk, index), index as u32)
+        slot_at(chunk, index)
     }
 
     /// Makes a spare (or new) chunk the current one. All its slots count as live
     /// until handed out and freed.
     #[cold]
     fn start_chunk(&self) -> NonNull<Chunk> {
-        let spare = self.spare.try_borrow_mut().ok().and_then(|mut s| s.pop());
-        let chunk = spare.unwrap_or_else(new_chunk);
+        let chunk = {
+            let mut spare = self.spare.borrow_mut();
+            if spare.is_empty() {
+                let first = new_group(GROUP);
+                // Taken last to first, so that chunks are used in address order.
+                // SAFETY: the group's chunks follow its first in memory.
+                spare.extend((0..GROUP).rev().map(|k| unsafe { first.add(k) }));
+            }
+            spare.pop().expect("a spare chunk")
+        };
+        // SAFETY: a spare chunk of this arena; its group lives while it is counted as
+        // spare.
+        unsafe {
+            let group = &(*(*chunk.as_ptr()).header.group.get()).header;
+            group.spare.set(group.spare.get() - 1);
+        }
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
-        // SAFETY: the chunk is empty and owned by this arena.
+        // SAFETY: the chunk is spare, now taken out of its group's spare count.
         unsafe { init_chunk(chunk, SLOTS, seq) };
-        // Nodes are only created outside of `sweep` and of freeing, the two places that
-        // borrow the map, so it is free here.
+        // Nodes are never created while the map is borrowed (its borrows are short and
+        // call nothing), so it is free here.
         self.chunks.borrow_mut().insert(seq, chunk);
         self.current.set(chunk.as_ptr());
         self.used.set(0);
+        let in_use = self.in_use.get() + 1;
+        self.in_use.set(in_use);
+        self.peak.set(self.peak.get().max(in_use));
+        self.started.set(self.started.get() + 1);
+        if self.started.get() >= REVIEW_EVERY {
+            self.review_spare(&mut self.spare.borrow_mut());
+        }
         chunk
     }
 
-    /// Forgets a chunk whose last slot was freed, and keeps it for reuse if there is
-    /// room. Returns whether it was kept.
-    fn retire(&self, chunk: NonNull<Chunk>, seq: u64) -> bool {
-        // Freeing never happens during a sweep (no user code runs there), so the map
-        // is free here; `sweep` relies on every chunk in it being live.
+    /// Forgets a chunk whose last slot was freed and keeps it as a spare.
+    fn retire(&self, chunk: NonNull<Chunk>, seq: u64) {
+        // Neither list is ever borrowed while nodes are freed (their borrows are short
+        // and free nothing), so both are free here. `sweep` relies on every chunk in
+        // the map being live, and group counts on every spare chunk being listed.
         let removed = self.chunks.borrow_mut().remove(&seq);
         debug_assert_eq!(removed, Some(chunk));
-        match self.spare.try_borrow_mut() {
-            Ok(mut spare) if spare.len() < MAX_SPARE => {
-                spare.push(chunk);
-                true
-            }
-            _ => false,
+        let mut spare = self.spare.borrow_mut();
+        spare.push(chunk);
+        // SAFETY: the chunk's group lives while any of its chunks is not spare, as
+        // this one was.
+        unsafe {
+            let group = &(*(*chunk.as_ptr()).header.group.get()).header;
+            group.spare.set(group.spare.get() + 1);
         }
+        self.in_use.set(self.in_use.get() - 1);
+        if spare.len() > self.spare_limit.get() {
+            self.review_spare(&mut spare);
+        }
+    }
+
+    /// Gives back to the system the spare memory that recent use does not need: whole
+    /// groups of spare chunks, beyond the most chunks in use at once since the last
+    /// review (and at least [`KEEP_SPARE`]).
+    ///
+    /// So a program that builds and drops a large graph again and again keeps the
+    /// memory for it, and does not have the system hand out (and zero) fresh pages at
+    /// every step, while a program whose graphs shrink gets the rest back within
+    /// twice [`REVIEW_EVERY`] chunks of new nodes. Reviews happen that often, or when the
+    /// spare chunks outgrow twice what the last review kept, so each costs O(1) per
+    /// chunk.
+    #[cold]
+    fn review_spare(&self, spare: &mut Vec<NonNull<Chunk>>) {
+        let keep = self.peak.get().max(KEEP_SPARE);
+        self.peak.set(self.in_use.get());
+        self.started.set(0);
+        if spare.len() > keep {
+            give_back_groups(spare, keep);
+        }
+        self.spare_limit.set(2 * keep.max(spare.len()));
     }
 
     /// The newest live chunk started before chunk `seq`.
@@ -460,9 +620,26 @@ impl Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        for chunk in self.spare.get_mut().drain(..) {
-            // SAFETY: spare chunks have no live slots.
-            unsafe { dealloc(chunk.as_ptr().cast(), Layout::new::<Chunk>()) };
+        // Spare chunks first: each counts as spare in its group already, and a group
+        // whose chunks are all spare goes now. The others go when their last chunk in
+        // use becomes spare (see `count_spare`).
+        let mut done = Vec::new();
+        for chunk in std::mem::take(self.spare.get_mut()) {
+            // SAFETY: a spare chunk's group lives until it is deallocated below, once
+            // (its spare count is then marked so that its other chunks skip it).
+            unsafe {
+                let first = (*chunk.as_ptr()).header.group.get();
+                let group = &(*first).header;
+                let len = group.group_len.get();
+                if group.spare.get() == len {
+                    group.spare.set(u32::MAX);
+                    done.push((first, len as usize));
+                }
+            }
+        }
+        for (first, len) in done {
+            // SAFETY: all of the group's chunks are spare, and the list is gone.
+            unsafe { dealloc(first.cast(), group_layout(len)) };
         }
         if let Some(chunk) = NonNull::new(self.current.get()) {
             self.current.set(ptr::null_mut());

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 
 use crate::arena;
 use crate::op::Op;
-use crate::value::{next_pass, reserve_passes, Node, Value, Visit};
+use crate::value::{next_pass, reserve_passes, stamp_of, Node, Value, Visit};
 
 /// Marks `value` as reached by backward pass `pass`, if it was not already. A gradient
 /// it holds from earlier passes is parked, so that its `grad` cell can hold this pass's
@@ -176,7 +176,8 @@ pub(crate) struct IndexedOrder<'a> {
     /// order `backward()` works in, so that both add the same terms in the same order),
     /// or, while the thread exits, in depth-first order.
     pub(crate) nodes: Vec<&'a Value>,
-    first: u64,
+    /// The stamp of the first reserved pass: node `k` carries `first + k`.
+    first: u32,
     /// `operand_positions[starts[k]..starts[k + 1]]` are the positions of the operands
     /// of `nodes[k]`, in operand order.
     starts: Vec<usize>,
@@ -191,10 +192,12 @@ impl<'a> IndexedOrder<'a> {
             // over this order adds the same terms in the same order as `backward()`.
             nodes.sort_unstable_by_key(|v| v.node.creation_rank());
         }
-        let first = reserve_passes(nodes.len());
+        let first_pass = reserve_passes(nodes.len());
         for (k, value) in nodes.iter().enumerate() {
-            value.node.mark.set_stamp(first + k as u64);
+            value.node.mark.set_stamp(first_pass + k as u64);
         }
+        // The reserved passes lie in one block, so their stamps are consecutive too.
+        let first = stamp_of(first_pass);
         let mut starts = Vec::with_capacity(nodes.len() + 1);
         let mut operand_positions = Vec::with_capacity(nodes.len());
         starts.push(0);
@@ -225,7 +228,7 @@ impl<'a> IndexedOrder<'a> {
 
     /// The position of `value`, or `None` if it is not reachable from the root.
     pub(crate) fn position(&self, value: &Value) -> Option<usize> {
-        let k = usize::try_from(value.node.mark.stamp().checked_sub(self.first)?).ok()?;
+        let k = value.node.mark.stamp().checked_sub(self.first)? as usize;
         self.nodes.get(k).filter(|v| v.ptr_eq(value)).map(|_| k)
     }
 }

@@ -16,7 +16,7 @@
 //!   neither overflows on `backward()` nor when it is freed.
 //! - **Higher-order derivatives.** [`grad`] builds a gradient into the graph, so it can
 //!   be differentiated again: Hessians, Hessian-vector products, Newton's method.
-//! - **Stored like a tape.** A node is 56 bytes including its reference count, kept in
+//! - **Stored like a tape.** A node is 48 bytes including its reference count, kept in
 //!   per-thread blocks in creation order, so `backward()` sweeps memory in order with
 //!   no ordering pass; [`Value::sum`], [`Value::dot`] and [`logsumexp`] are one node
 //!   each.

@@ -1,7 +1,7 @@
 //! [`Value`]: a handle to one node of the computation graph, and where nodes come
 //! from and go to.
 //!
-//! A node takes 56 bytes, its reference count included, and lives in a per-thread
+//! A node takes 48 bytes, its reference count included, and lives in a per-thread
 //! chunk next to the nodes created just before and after it; `arena.rs` explains why,
 //! and how a node is freed (without recursion) when its last handle goes.
 
@@ -50,10 +50,10 @@ pub struct Value {
     pub(crate) node: NodeRef,
 }
 
-/// One node of the graph. Kept at 48 bytes (56 with the reference count) so that
-/// graphs stay compact.
+/// One node of the graph: 48 bytes, its reference count included, so that graphs
+/// stay compact.
 ///
-/// `Cell`, not `RefCell`: the mutable parts are plain `f64`s that are only ever copied
+/// `Cell`, not `RefCell`: the mutable parts are plain numbers that are only ever copied
 /// in and out, so there is nothing to borrow-check and no flag on the hot path.
 pub(crate) struct Node {
     pub(crate) data: Cell<f64>,
@@ -63,18 +63,30 @@ pub(crate) struct Node {
     pub(crate) op: Op,
     /// Traversal stamp and label flag, packed so the node stays small (see [`Mark`]).
     pub(crate) mark: Mark,
+    /// How many handles point to the node; kept by `arena.rs`.
+    pub(crate) handles: Cell<u32>,
 }
 
-const _: () = assert!(std::mem::size_of::<Node>() <= 48);
+const _: () = assert!(std::mem::size_of::<Node>() == 48);
 
 /// Where a node stands in the current traversal, and whether it has a label, packed in
-/// one word: the pass that last reached it in the high 62 bits, whether that pass is
-/// done with it in bit 1, and the label flag in bit 0.
+/// 32 bits: the low 30 bits of the pass that last reached it, whether that pass is done
+/// with it (bit 1), and the label flag (bit 0).
 ///
 /// A stamp rather than a visited set: marking and testing a node is one load and one
 /// store, with no hashing, and nothing needs resetting between passes. Stamps come from
-/// a per-thread counter, which is enough because a graph never leaves its thread.
-pub(crate) struct Mark(Cell<u64>);
+/// a per-thread pass counter, which is enough because a graph never leaves its thread.
+/// Keeping only the low bits of a pass is safe because every stamp on the thread is
+/// reset when the counter enters a new block of 2³⁰ passes (see [`take_passes`]).
+pub(crate) struct Mark(Cell<u32>);
+
+/// Passes whose stamps share their low bits: a block of this many.
+const EPOCH: u64 = 1 << 30;
+
+/// The part of pass `pass` that a node's [`Mark`] keeps.
+pub(crate) fn stamp_of(pass: u64) -> u32 {
+    (pass % EPOCH) as u32
+}
 
 /// A node's standing in one traversal (see [`Mark`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -88,17 +100,18 @@ pub(crate) enum Visit {
 }
 
 impl Mark {
-    const LABELLED: u64 = 1;
-    const DONE: u64 = 2;
+    const LABELLED: u32 = 1;
+    const DONE: u32 = 2;
 
     fn new() -> Mark {
         Mark(Cell::new(0))
     }
 
     /// The node's standing in pass `pass`.
+    #[inline]
     pub(crate) fn state(&self, pass: u64) -> Visit {
         let m = self.0.get();
-        if m >> 2 != pass {
+        if m >> 2 != stamp_of(pass) {
             Visit::New
         } else if m & Self::DONE == 0 {
             Visit::Open
@@ -108,21 +121,28 @@ impl Mark {
     }
 
     /// Records that pass `pass` has reached the node (`Open`) or finished it (`Done`).
+    #[inline]
     pub(crate) fn set(&self, pass: u64, state: Visit) {
         let done = if state == Visit::Done { Self::DONE } else { 0 };
         self.0
-            .set((pass << 2) | done | (self.0.get() & Self::LABELLED));
+            .set((stamp_of(pass) << 2) | done | (self.0.get() & Self::LABELLED));
     }
 
-    /// The stamp of the last traversal that visited the node.
-    pub(crate) fn stamp(&self) -> u64 {
+    /// The stamp of the last traversal that visited the node (see [`stamp_of`]).
+    pub(crate) fn stamp(&self) -> u32 {
         self.0.get() >> 2
     }
 
-    /// Overwrites the stamp, keeping the label flag. Used to number the nodes of one
-    /// traversal with stamps reserved by [`reserve_passes`].
-    pub(crate) fn set_stamp(&self, stamp: u64) {
-        self.0.set((stamp << 2) | (self.0.get() & Self::LABELLED));
+    /// Overwrites the stamp with pass `pass`'s, keeping the label flag. Used to number
+    /// the nodes of one traversal with passes reserved by [`reserve_passes`].
+    pub(crate) fn set_stamp(&self, pass: u64) {
+        self.0
+            .set((stamp_of(pass) << 2) | (self.0.get() & Self::LABELLED));
+    }
+
+    /// Forgets every traversal (see [`take_passes`]).
+    pub(crate) fn reset(&self) {
+        self.0.set(self.0.get() & Self::LABELLED);
     }
 
     pub(crate) fn is_labelled(&self) -> bool {
@@ -135,7 +155,7 @@ impl Mark {
 }
 
 thread_local! {
-    /// The traversal pass counter (see [`Mark`]).
+    /// The last pass handed out on this thread (see [`Mark`]).
     static PASS: Cell<u64> = const { Cell::new(0) };
 
     /// Labels, keyed by node address. Labels are for people reading graphs, and most
@@ -143,22 +163,41 @@ thread_local! {
     static LABELS: RefCell<HashMap<usize, Box<str>>> = RefCell::new(HashMap::new());
 }
 
-/// A fresh stamp for one traversal.
+/// A fresh pass for one traversal.
 pub(crate) fn next_pass() -> u64 {
-    PASS.with(|p| {
-        let pass = p.get() + 1;
-        p.set(pass);
-        pass
-    })
+    take_passes(1)
 }
 
-/// Reserves `count` consecutive stamps and returns the first. No later traversal on
+/// Reserves `count` consecutive passes and returns the first. No later traversal on
 /// this thread uses any of them, so a node stamped with `first + k` can be told apart
 /// from every other pass, and `k` read back from it.
 pub(crate) fn reserve_passes(count: usize) -> u64 {
+    take_passes(count)
+}
+
+/// Hands out `count` consecutive passes within one block of [`EPOCH`] passes, never
+/// one whose stamp is 0 (a new node's). Entering a new block resets every stamp of
+/// the thread's nodes, so that a stamp left from the block before cannot pass for one
+/// of the new block's.
+fn take_passes(count: usize) -> u64 {
+    let count = count.max(1) as u64;
+    assert!(
+        count < EPOCH - 1,
+        "a traversal of more than 2^30 nodes is not supported"
+    );
     PASS.with(|p| {
-        let first = p.get() + 1;
-        p.set(p.get() + count as u64);
+        let last = p.get();
+        let mut first = last + 1;
+        if first % EPOCH + count > EPOCH {
+            first = (first / EPOCH + 1) * EPOCH;
+        }
+        if first % EPOCH == 0 {
+            first += 1;
+        }
+        if first / EPOCH != last / EPOCH {
+            crate::arena::reset_stamps();
+        }
+        p.set(first + count - 1);
         first
     })
 }
@@ -184,6 +223,7 @@ impl Value {
                 grad: Cell::new(0.0),
                 op,
                 mark: Mark::new(),
+                handles: Cell::new(1),
             }),
         }
     }
@@ -393,4 +433,33 @@ impl fmt::Debug for Value {
 pub(crate) fn forget_label(address: usize) {
     // The labels table may already be gone when a thread exits.
     let _ = LABELS.try_with(|l| l.borrow_mut().remove(&address));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stamps keep only the low 30 bits of a pass. After 2³⁰ passes the low bits come
+    /// round again, and a stamp left from the first block must not pass for one of the
+    /// second: here `y` and `a` carry pass 1's stamp, which is also pass 2³⁰ + 1's.
+    #[test]
+    fn stamps_from_an_earlier_block_of_passes_do_not_count() {
+        std::thread::spawn(|| {
+            let a = Value::new(3.0);
+            let y = &a * &a;
+            y.backward();
+            assert_eq!(a.grad(), 6.0);
+            PASS.with(|p| p.set(EPOCH - 1));
+            y.backward();
+            assert_eq!(a.grad(), 12.0);
+            // Passes reserved across the boundary (the gradient graph numbers its
+            // nodes with them) start in the new block too.
+            PASS.with(|p| p.set(2 * EPOCH - 2));
+            let dy = crate::grad(&y, std::slice::from_ref(&a)).remove(0);
+            assert_eq!(dy.data(), 6.0);
+            assert_eq!(y.nodes().len(), 2);
+        })
+        .join()
+        .expect("no panic");
+    }
 }
