@@ -22,6 +22,8 @@
 //! micrograd).
 #![allow(dead_code)] // each includer uses its own subset
 
+use std::cell::RefCell;
+
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scalargrad::nn::loss::{hinge, l2};
@@ -476,20 +478,31 @@ pub fn tape_step(tape: &mut Tape, params: &mut [f64], data: &Moons, lr: f64) -> 
     tape.values[loss as usize]
 }
 
-/// W2 on a fresh tape: record, backward, drop. Returns dx/dx₀.
-pub fn tape_chain(steps: usize, tanh: bool) -> f64 {
-    let mut tape = Tape::new();
-    let (x0, x) = deep_chain(&mut tape, steps, tanh);
-    tape.backward(x);
-    tape.grads[x0 as usize]
+thread_local! {
+    /// The tape W2 and W3 record on. Like the engine, which keeps its node storage for
+    /// the next graph, it keeps its buffers from one run to the next (cleared), so that
+    /// neither contender pays the system for fresh pages at every run.
+    static TAPE: RefCell<Tape> = RefCell::new(Tape::new());
 }
 
-/// W3 on a fresh tape: record, backward, drop. Returns ds/da₀.
+/// W2 on the tape: record, backward, clear. Returns dx/dx₀.
+pub fn tape_chain(steps: usize, tanh: bool) -> f64 {
+    TAPE.with_borrow_mut(|tape| {
+        tape.clear();
+        let (x0, x) = deep_chain(tape, steps, tanh);
+        tape.backward(x);
+        tape.grads[x0 as usize]
+    })
+}
+
+/// W3 on the tape: record, backward, clear. Returns ds/da₀.
 pub fn tape_sum(terms: usize) -> f64 {
-    let mut tape = Tape::new();
-    let (a0, s) = wide_sum(&mut tape, terms);
-    tape.backward(s);
-    tape.grads[a0 as usize]
+    TAPE.with_borrow_mut(|tape| {
+        tape.clear();
+        let (a0, s) = wide_sum(tape, terms);
+        tape.backward(s);
+        tape.grads[a0 as usize]
+    })
 }
 
 // ---------------------------------------------------------------------------------------
