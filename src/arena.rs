@@ -65,8 +65,13 @@ const GROUP: usize = 32;
 /// Spare chunks a thread always keeps for reuse (4 MiB).
 const KEEP_SPARE: usize = 128;
 
-/// How often (in chunks started) a thread reviews its spare chunks (128 MiB of nodes).
-const REVIEW_EVERY: usize = 4096;
+/// The window (in chunks started, 64 MiB of nodes) over which a thread notes the most
+/// chunks it had in use at once. Spare chunks beyond what the last [`WINDOWS`] windows
+/// needed go back to the system.
+const REVIEW_EVERY: usize = 2048;
+
+/// How many windows of use a thread remembers (the current one included).
+const WINDOWS: usize = 4;
 
 /// What a chunk knows about itself.
 #[repr(C)]
@@ -340,10 +345,15 @@ unsafe fn free_graph(first: NonNull<Node>) {
             let count = handles.get() - 1;
             handles.set(count);
             if count == 0 {
-                // Last in, first out: of the operands freed here, the last is freed
-                // next and the others wait. Had the first gone on instead, a chain's
-                // constants would wait until the whole chain was freed.
-                if let Some(earlier) = next.replace(operand) {
+                // SAFETY: the count is 0, so nothing else refers to the node.
+                if unsafe { operand.as_ref() }.op.is_leaf() {
+                    // A leaf owns nothing: freed on the spot, without waiting.
+                    // SAFETY: as above; its op owns nothing, so nothing is lost by
+                    // leaving it in place, and the slot is given up once.
+                    unsafe { free_leaf(operand) };
+                } else if let Some(earlier) = next.replace(operand) {
+                    // Last in, first out: the last operand freed here goes next, and
+                    // the others wait.
                     pending.push(earlier);
                 }
             }
@@ -351,6 +361,22 @@ unsafe fn free_graph(first: NonNull<Node>) {
         // SAFETY: the slot was handed out and its node is gone; its chunk is live
         // until this slot is given up.
         unsafe { release_slots(chunk_of(slot), 1) };
+    }
+}
+
+/// Frees a leaf whose count has reached 0.
+///
+/// # Safety
+///
+/// `slot` must hold a leaf whose count has just reached 0.
+#[inline]
+unsafe fn free_leaf(slot: NonNull<Node>) {
+    // SAFETY: the caller's guarantees; the chunk is live until the slot is given up.
+    unsafe {
+        if slot.as_ref().mark.is_labelled() {
+            forget_label(slot.as_ptr() as usize);
+        }
+        release_slots(chunk_of(slot), 1);
     }
 }
 
@@ -375,18 +401,32 @@ unsafe fn init_chunk(chunk: NonNull<Chunk>, live: usize, seq: u64) {
 /// # Safety
 ///
 /// `chunk` must be live with at least `count` live slots.
+#[inline]
 unsafe fn release_slots(chunk: NonNull<Chunk>, count: usize) {
     // SAFETY: the chunk is live (see above).
-    let header = unsafe { &(*chunk.as_ptr()).header };
-    let left = header.live.get() - count;
-    header.live.set(left);
+    let live = unsafe { &(*chunk.as_ptr()).header.live };
+    let left = live.get() - count;
+    live.set(left);
     if left == 0 {
-        let seq = header.seq.get();
-        if ARENA.try_with(|arena| arena.retire(chunk, seq)).is_err() {
-            // The thread's arena is gone (the thread is exiting).
-            // SAFETY: no slot of the chunk is live, and no arena lists it.
-            unsafe { count_spare(chunk) };
-        }
+        // SAFETY: the chunk has just become spare.
+        unsafe { chunk_emptied(chunk) };
+    }
+}
+
+/// Hands a chunk that has just become spare to its thread's arena, or, once the
+/// thread's arena is gone, to its group's count.
+///
+/// # Safety
+///
+/// `chunk`'s last live slot must have just been released.
+#[cold]
+unsafe fn chunk_emptied(chunk: NonNull<Chunk>) {
+    // SAFETY: the header outlives the chunk's use.
+    let seq = unsafe { (*chunk.as_ptr()).header.seq.get() };
+    if ARENA.try_with(|arena| arena.retire(chunk, seq)).is_err() {
+        // The thread's arena is gone (the thread is exiting).
+        // SAFETY: no slot of the chunk is live, and no arena lists it.
+        unsafe { count_spare(chunk) };
     }
 }
 
@@ -484,9 +524,11 @@ struct Arena {
     spare: RefCell<Vec<NonNull<Chunk>>>,
     /// Chunks started and not yet spare.
     in_use: Cell<usize>,
-    /// The most chunks in use at once since the last review of the spare chunks.
+    /// The most chunks in use at once in the current window (see [`REVIEW_EVERY`]).
     peak: Cell<usize>,
-    /// Chunks started since the last review.
+    /// The same for the windows before, most recent first.
+    earlier_peaks: Cell<[usize; WINDOWS - 1]>,
+    /// Chunks started in the current window.
     started: Cell<usize>,
     /// How many spare chunks may pile up before the next review.
     spare_limit: Cell<usize>,
@@ -502,6 +544,7 @@ thread_local! {
             spare: RefCell::new(Vec::new()),
             in_use: Cell::new(0),
             peak: Cell::new(0),
+            earlier_peaks: Cell::new([0; WINDOWS - 1]),
             started: Cell::new(0),
             spare_limit: Cell::new(2 * KEEP_SPARE),
         }
@@ -559,6 +602,13 @@ impl Arena {
         self.peak.set(self.peak.get().max(in_use));
         self.started.set(self.started.get() + 1);
         if self.started.get() >= REVIEW_EVERY {
+            // The window ends: remember its peak, and start the next one.
+            let mut peaks = self.earlier_peaks.get();
+            peaks.rotate_right(1);
+            peaks[0] = self.peak.get();
+            self.earlier_peaks.set(peaks);
+            self.peak.set(in_use);
+            self.started.set(0);
             self.review_spare(&mut self.spare.borrow_mut());
         }
         chunk
@@ -586,20 +636,19 @@ impl Arena {
     }
 
     /// Gives back to the system the spare memory that recent use does not need: whole
-    /// groups of spare chunks, beyond the most chunks in use at once since the last
-    /// review (and at least [`KEEP_SPARE`]).
+    /// groups of spare chunks, beyond the most chunks in use at once in the last
+    /// [`WINDOWS`] windows (and at least [`KEEP_SPARE`]).
     ///
     /// So a program that builds and drops a large graph again and again keeps the
     /// memory for it, and does not have the system hand out (and zero) fresh pages at
     /// every step, while a program whose graphs shrink gets the rest back within
-    /// twice [`REVIEW_EVERY`] chunks of new nodes. Reviews happen that often, or when the
-    /// spare chunks outgrow twice what the last review kept, so each costs O(1) per
-    /// chunk.
+    /// `WINDOWS` × [`REVIEW_EVERY`] chunks of new nodes. Reviews happen at the end of
+    /// each window, or when the spare chunks outgrow twice what the last review kept,
+    /// so each costs O(1) per chunk.
     #[cold]
     fn review_spare(&self, spare: &mut Vec<NonNull<Chunk>>) {
-        let keep = self.peak.get().max(KEEP_SPARE);
-        self.peak.set(self.in_use.get());
-        self.started.set(0);
+        let recent = self.earlier_peaks.get().into_iter().max().unwrap_or(0);
+        let keep = self.peak.get().max(recent).max(KEEP_SPARE);
         if spare.len() > keep {
             give_back_groups(spare, keep);
         }

@@ -15,17 +15,18 @@ use crate::arena;
 use crate::op::Op;
 use crate::value::{next_pass, reserve_passes, stamp_of, Node, Value, Visit};
 
-/// Marks `value` as reached by backward pass `pass`, if it was not already. A gradient
+/// Marks `value` as reached by backward pass `pass` (whose stamp is `stamp`), if it was
+/// not already. A gradient
 /// it holds from earlier passes is parked, so that its `grad` cell can hold this pass's
 /// adjoint starting from 0. Returns whether it is newly reached and computed (not a
 /// leaf), so that the sweep must wait for it.
 #[inline]
-fn reach(value: &Value, pass: u64, parked: &mut Vec<(Value, f64)>) -> bool {
+fn reach(value: &Value, pass: u64, stamp: u32, parked: &mut Vec<(Value, f64)>) -> bool {
     let node = &value.node;
-    if node.mark.state(pass) != Visit::New {
+    if node.mark.state(stamp) != Visit::New {
         return false;
     }
-    node.mark.set(pass, Visit::Done);
+    node.mark.set(stamp, Visit::Done);
     let grad = node.grad.get();
     if grad != 0.0 {
         parked.push((value.clone(), grad));
@@ -56,14 +57,15 @@ fn reach(value: &Value, pass: u64, parked: &mut Vec<(Value, f64)>) -> bool {
 /// [`scratch`]).
 pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Value)) {
     let pass = next_pass();
+    let stamp = stamp_of(pass);
     let mut stack: Vec<&'a Value> = scratch::take();
     stack.push(root);
     while let Some(value) = stack.pop() {
         let mark = &value.node.mark;
-        match mark.state(pass) {
+        match mark.state(stamp) {
             Visit::Done => {}
             Visit::Open => {
-                mark.set(pass, Visit::Done);
+                mark.set(stamp, Visit::Done);
                 emit(value);
             }
             Visit::New => {
@@ -72,11 +74,11 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
                 let mut explore = |operand: &'a Value| {
                     let mark = &operand.node.mark;
                     // An operand cannot be `Open`: that would make a cycle.
-                    if mark.state(pass) != Visit::New {
+                    if mark.state(stamp) != Visit::New {
                         return;
                     }
                     if let Op::Leaf = operand.node.op {
-                        mark.set(pass, Visit::Done);
+                        mark.set(stamp, Visit::Done);
                         emit(operand);
                     } else {
                         stack.push(operand);
@@ -100,10 +102,10 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
                     // Every operand is finished already: so is the node (this is what
                     // popping it again right away would do).
                     stack.pop();
-                    mark.set(pass, Visit::Done);
+                    mark.set(stamp, Visit::Done);
                     emit(value);
                 } else {
-                    mark.set(pass, Visit::Open);
+                    mark.set(stamp, Visit::Open);
                 }
             }
         }
@@ -269,15 +271,17 @@ impl Value {
         // yet met, and the sweep stops when none is left. Leaves have nothing to pass
         // on, so they are reached but never waited for.
         let pass = next_pass();
+        let stamp = stamp_of(pass);
         let mut parked = Vec::new();
-        let mut waiting = usize::from(reach(self, pass, &mut parked));
+        let mut waiting = usize::from(reach(self, pass, stamp, &mut parked));
         self.node.grad.set(1.0);
         if waiting > 0 {
             arena::sweep(&self.node, pass, |node| {
-                if node.mark.state(pass) == Visit::New || matches!(node.op, Op::Leaf) {
+                if node.mark.state(stamp) == Visit::New || matches!(node.op, Op::Leaf) {
                     return ControlFlow::Continue(());
                 }
-                let mut reach = |x: &Value| waiting += usize::from(reach(x, pass, &mut parked));
+                let mut reach =
+                    |x: &Value| waiting += usize::from(reach(x, pass, stamp, &mut parked));
                 // The common shapes first, without going through operand lists.
                 match &node.op {
                     Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => reach(x),

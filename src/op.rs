@@ -656,6 +656,12 @@ impl Op {
         }
     }
 
+    /// Whether this is [`Op::Leaf`].
+    #[inline]
+    pub(crate) fn is_leaf(&self) -> bool {
+        matches!(self, Op::Leaf)
+    }
+
     /// Takes the op apart when its node is freed, handing each operand it owns to
     /// `release`. A neuron's shared lists are only let go of: the last node to hold
     /// one hands over its operands.

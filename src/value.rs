@@ -107,11 +107,11 @@ impl Mark {
         Mark(Cell::new(0))
     }
 
-    /// The node's standing in pass `pass`.
+    /// The node's standing in the pass whose stamp (see [`stamp_of`]) is `stamp`.
     #[inline]
-    pub(crate) fn state(&self, pass: u64) -> Visit {
+    pub(crate) fn state(&self, stamp: u32) -> Visit {
         let m = self.0.get();
-        if m >> 2 != stamp_of(pass) {
+        if m >> 2 != stamp {
             Visit::New
         } else if m & Self::DONE == 0 {
             Visit::Open
@@ -120,12 +120,13 @@ impl Mark {
         }
     }
 
-    /// Records that pass `pass` has reached the node (`Open`) or finished it (`Done`).
+    /// Records that the pass whose stamp is `stamp` has reached the node (`Open`) or
+    /// finished it (`Done`).
     #[inline]
-    pub(crate) fn set(&self, pass: u64, state: Visit) {
+    pub(crate) fn set(&self, stamp: u32, state: Visit) {
         let done = if state == Visit::Done { Self::DONE } else { 0 };
         self.0
-            .set((stamp_of(pass) << 2) | done | (self.0.get() & Self::LABELLED));
+            .set((stamp << 2) | done | (self.0.get() & Self::LABELLED));
     }
 
     /// The stamp of the last traversal that visited the node (see [`stamp_of`]).
