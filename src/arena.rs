@@ -114,18 +114,7 @@ impl NodeRef {
         debug_assert_eq!(node.handles.get(), 1);
         let slot = ARENA
             .try_with(Arena::next_slot)
-            // While the thread exits, the arena may be gone: a group of one chunk for
-            // this node alone then, which no arena knows of.
-            .unwrap_or_else(|_| {
-                let chunk = new_group(1);
-                // SAFETY: a fresh chunk, taken out of its (one-chunk) group, of which
-                // only the first slot will count as live.
-                unsafe {
-                    (*chunk.as_ptr()).header.spare.set(0);
-                    init_chunk(chunk, 1, 0);
-                }
-                slot_at(chunk, 0)
-            });
+            .unwrap_or_else(|_| late_slot());
         // SAFETY: `slot` is a slot of a live chunk that nothing else uses.
         unsafe { slot.as_ptr().write(node) };
         NodeRef { slot }
@@ -507,6 +496,37 @@ fn give_back_groups(spare: &mut Vec<NonNull<Chunk>>, keep: usize) {
         // SAFETY: every chunk of the group was spare and has left the list.
         unsafe { dealloc(first.cast(), group_layout(len)) };
     }
+}
+
+thread_local! {
+    /// Where nodes go while the thread exits, once its arena is gone: chunks that no
+    /// arena knows of, filled the same way, the one being filled and the slots it has
+    /// handed out. Having no destructor, this lasts until the thread ends; the last
+    /// chunk's unused slots are never released, so that chunk (32 KiB) stays allocated.
+    static LATE: Cell<(*mut Chunk, usize)> = const { Cell::new((ptr::null_mut(), 0)) };
+}
+
+/// A slot for a node created after this thread's arena is gone (see [`LATE`]).
+#[cold]
+fn late_slot() -> NonNull<Node> {
+    LATE.with(|late| {
+        let (current, used) = late.get();
+        let (chunk, index) = match NonNull::new(current) {
+            Some(chunk) if used < SLOTS => (chunk, used),
+            _ => {
+                let chunk = new_group(1);
+                // SAFETY: a fresh one-chunk group: its chunk is taken out of the spare
+                // count, and all its slots count as live until handed out and freed.
+                unsafe {
+                    (*chunk.as_ptr()).header.spare.set(0);
+                    init_chunk(chunk, SLOTS, 0);
+                }
+                (chunk, 0)
+            }
+        };
+        late.set((chunk.as_ptr(), index + 1));
+        slot_at(chunk, index)
+    })
 }
 
 /// One thread's chunks: the one being filled, every chunk with live nodes in creation

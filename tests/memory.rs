@@ -172,3 +172,39 @@ fn dropping_a_chain_needs_no_growing_buffer() {
     let extra = peak() - before;
     assert!(extra <= 4096, "dropping the chain took {extra} extra bytes");
 }
+
+thread_local! {
+    /// Set up before the thread's first node, so that it is torn down after the
+    /// engine's per-thread storage (destructors run in reverse order of first use).
+    static AT_EXIT: std::cell::RefCell<Option<BuildAtExit>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// On drop (as its thread exits) builds a 20,000-node chain and reports the bytes it
+/// took.
+struct BuildAtExit(std::sync::mpsc::Sender<isize>);
+
+impl Drop for BuildAtExit {
+    fn drop(&mut self) {
+        let before = in_use();
+        let x0 = Value::new(1.0);
+        let x = (0..20_000).fold(x0.clone(), |x, _| &x + &x0);
+        let _ = self.0.send(in_use() - before);
+        drop(x);
+    }
+}
+
+/// Nodes built while a thread exits, after its storage is gone, still take about 48
+/// bytes each, not a block of storage each.
+#[test]
+fn nodes_built_while_a_thread_exits_stay_small() {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        AT_EXIT.with(|slot| slot.borrow_mut().replace(BuildAtExit(send)));
+        drop(Value::new(0.0)); // sets up the engine's storage, after `AT_EXIT`
+    })
+    .join()
+    .expect("the thread exits cleanly");
+    let bytes = receive.recv().expect("the exit work ran");
+    assert!(bytes < 2 * MIB, "20,000 nodes took {bytes} bytes");
+}
