@@ -20,7 +20,12 @@
 //! aligned to their size, so a node finds its chunk by rounding its address down; they
 //! are allocated 32 at a time (1 MiB), because the system allocator would waste about a
 //! quarter of the memory aligning chunks one by one. A group goes back to the system
-//! when all its chunks are spare and the thread keeps more spare chunks than it needs.
+//! when all its chunks are spare and recent use has not needed that many spare chunks
+//! (see `Arena::review_spare`).
+//!
+//! Creation order is also what `backward()` relies on: an operand is always older than
+//! the nodes made from it, so [`sweep`] visits a graph newest first with no ordering
+//! pass (see `backward.rs`).
 //!
 //! The cost of that choice: memory comes back a chunk at a time. A node that outlives
 //! the other nodes of its chunk keeps the chunk's memory (32 KiB) in use until it goes
