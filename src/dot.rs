@@ -25,8 +25,8 @@ impl Value {
     /// ```
     #[must_use]
     pub fn to_dot(&self) -> String {
-        // Nodes are named by their position in topological order, so the same graph
-        // always gives the same text.
+        // Nodes are named by their position in creation order (a topological order),
+        // so the same program always gives the same text.
         let order = IndexedOrder::new(self);
         let mut out = String::from("digraph scalargrad {\n  rankdir=LR;\n");
         for (k, v) in order.nodes.iter().enumerate() {
