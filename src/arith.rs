@@ -1,9 +1,10 @@
 //! Operator overloading: `+ - * /` and unary `-` for every mix of `Value`, `&Value`
 //! and `f64`, the `op=` forms, and `Sum`/`Product` over iterators.
 //!
-//! The arithmetic is written once, for `&Value ⊕ &Value`; macros forward the owned and
-//! mixed forms to it. An `f64` operand becomes a constant leaf node, as in micrograd,
-//! so it shows up in the graph and in DOT output.
+//! One macro writes every form of each operator on top of `Value::combine`, which
+//! takes its operands by value: an owned operand (a temporary) moves into the new node,
+//! a borrowed one is cloned. An `f64` operand becomes a constant leaf node, as in
+//! micrograd, so it shows up in the graph and in DOT output.
 
 use std::iter::{Product, Sum};
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -11,71 +12,72 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 use crate::op::Binary;
 use crate::value::Value;
 
-/// Implements one binary operator for `&Value ⊕ &Value` and forwards every other
-/// combination of `Value`, `&Value` and `f64` to it.
+/// Implements one binary operator for every combination of `Value`, `&Value` and
+/// `f64`. Owned operands move into the new node; borrowed ones are cloned (a count
+/// raised, nothing copied).
 macro_rules! binary_operator {
     ($trait:ident, $method:ident, $assign_trait:ident, $assign_method:ident, $op:expr) => {
         impl $trait<&Value> for &Value {
             type Output = Value;
             fn $method(self, rhs: &Value) -> Value {
-                self.binary($op, rhs)
+                Value::combine($op, self.clone(), rhs.clone())
             }
         }
         impl $trait<Value> for Value {
             type Output = Value;
             fn $method(self, rhs: Value) -> Value {
-                (&self).$method(&rhs)
+                Value::combine($op, self, rhs)
             }
         }
         impl $trait<&Value> for Value {
             type Output = Value;
             fn $method(self, rhs: &Value) -> Value {
-                (&self).$method(rhs)
+                Value::combine($op, self, rhs.clone())
             }
         }
         impl $trait<Value> for &Value {
             type Output = Value;
             fn $method(self, rhs: Value) -> Value {
-                self.$method(&rhs)
+                Value::combine($op, self.clone(), rhs)
             }
         }
         impl $trait<f64> for &Value {
             type Output = Value;
             fn $method(self, rhs: f64) -> Value {
-                self.$method(&Value::new(rhs))
+                Value::combine($op, self.clone(), Value::new(rhs))
             }
         }
         impl $trait<f64> for Value {
             type Output = Value;
             fn $method(self, rhs: f64) -> Value {
-                (&self).$method(&Value::new(rhs))
+                Value::combine($op, self, Value::new(rhs))
             }
         }
         impl $trait<&Value> for f64 {
             type Output = Value;
             fn $method(self, rhs: &Value) -> Value {
-                (&Value::new(self)).$method(rhs)
+                Value::combine($op, Value::new(self), rhs.clone())
             }
         }
         impl $trait<Value> for f64 {
             type Output = Value;
             fn $method(self, rhs: Value) -> Value {
-                (&Value::new(self)).$method(&rhs)
+                Value::combine($op, Value::new(self), rhs)
             }
         }
         impl $assign_trait<&Value> for Value {
             fn $assign_method(&mut self, rhs: &Value) {
-                *self = (&*self).$method(rhs);
+                *self = Value::combine($op, self.clone(), rhs.clone());
             }
         }
         impl $assign_trait<Value> for Value {
             fn $assign_method(&mut self, rhs: Value) {
-                *self = (&*self).$method(&rhs);
+                *self = Value::combine($op, self.clone(), rhs);
             }
         }
         impl $assign_trait<f64> for Value {
             fn $assign_method(&mut self, rhs: f64) {
-                *self = (&*self).$method(rhs);
+                *self = Value::combine($op, self.clone(), Value::new(rhs));
             }
         }
     };

@@ -18,8 +18,16 @@ impl Value {
     }
 
     pub(crate) fn binary(&self, f: Binary, other: &Value) -> Value {
-        let data = f.value(self.data(), other.data());
-        Value::from_op(data, Op::Binary(f, [self.clone(), other.clone()]))
+        Value::combine(f, self.clone(), other.clone())
+    }
+
+    /// `f(a, b)` as a new node that takes over the handles `a` and `b`: owned operands
+    /// (temporaries such as the product in `a * b + c`) move into the node with no
+    /// reference count touched.
+    #[inline]
+    pub(crate) fn combine(f: Binary, a: Value, b: Value) -> Value {
+        let data = f.value(a.data(), b.data());
+        Value::from_op(data, Op::Binary(f, [a, b]))
     }
 
     /// `xᶜ` for a constant `c`; derivative `c·x^(c−1)`.

@@ -124,10 +124,11 @@ pub trait Builder {
     type Var: Clone;
     /// A new leaf (input, parameter or constant).
     fn leaf(&mut self, x: f64) -> Self::Var;
-    /// `a + b`.
-    fn add(&mut self, a: &Self::Var, b: &Self::Var) -> Self::Var;
-    /// `a · b`.
-    fn mul(&mut self, a: &Self::Var, b: &Self::Var) -> Self::Var;
+    /// `a + b`. Operands are taken by value, as idiomatic code passes temporaries;
+    /// a handle that is used again is cloned by the caller.
+    fn add(&mut self, a: Self::Var, b: Self::Var) -> Self::Var;
+    /// `a · b`, operands by value as for `add`.
+    fn mul(&mut self, a: Self::Var, b: Self::Var) -> Self::Var;
     /// `max(a, 0)`.
     fn relu(&mut self, a: &Self::Var) -> Self::Var;
     /// `tanh a`.
@@ -143,10 +144,10 @@ impl Builder for Engine {
     fn leaf(&mut self, x: f64) -> Value {
         Value::new(x)
     }
-    fn add(&mut self, a: &Value, b: &Value) -> Value {
+    fn add(&mut self, a: Value, b: Value) -> Value {
         a + b
     }
-    fn mul(&mut self, a: &Value, b: &Value) -> Value {
+    fn mul(&mut self, a: Value, b: Value) -> Value {
         a * b
     }
     fn relu(&mut self, a: &Value) -> Value {
@@ -180,8 +181,8 @@ pub fn mlp_loss<B: Builder>(g: &mut B, params: &[B::Var], data: &Moons) -> B::Va
                 let (w, b) = (&params[p..p + nin], &params[p + nin]);
                 let mut act = b.clone();
                 for (wi, xi) in w.iter().zip(&layer_in) {
-                    let term = g.mul(wi, xi);
-                    act = g.add(&act, &term);
+                    let term = g.mul(wi.clone(), xi.clone());
+                    act = g.add(act, term);
                 }
                 layer_out.push(if hidden { g.relu(&act) } else { act });
                 p += nin + 1;
@@ -189,25 +190,25 @@ pub fn mlp_loss<B: Builder>(g: &mut B, params: &[B::Var], data: &Moons) -> B::Va
             std::mem::swap(&mut layer_in, &mut layer_out);
         }
         let minus_y = g.leaf(-label);
-        let margin = g.mul(&layer_in[0], &minus_y);
+        let margin = g.mul(layer_in[0].clone(), minus_y);
         let one = g.leaf(1.0);
-        let hinge = g.add(&margin, &one);
+        let hinge = g.add(margin, one);
         losses.push(g.relu(&hinge));
     }
     let data_loss = sum_left_to_right(g, &losses);
     let inv_n = g.leaf(1.0 / losses.len() as f64);
-    let data_loss = g.mul(&data_loss, &inv_n);
-    let squares: Vec<B::Var> = params.iter().map(|p| g.mul(p, p)).collect();
+    let data_loss = g.mul(data_loss, inv_n);
+    let squares: Vec<B::Var> = params.iter().map(|p| g.mul(p.clone(), p.clone())).collect();
     let penalty = sum_left_to_right(g, &squares);
     let alpha = g.leaf(ALPHA);
-    let penalty = g.mul(&penalty, &alpha);
-    g.add(&data_loss, &penalty)
+    let penalty = g.mul(penalty, alpha);
+    g.add(data_loss, penalty)
 }
 
 fn sum_left_to_right<B: Builder>(g: &mut B, terms: &[B::Var]) -> B::Var {
     let mut total = terms[0].clone();
     for t in &terms[1..] {
-        total = g.add(&total, t);
+        total = g.add(total, t.clone());
     }
     total
 }
@@ -219,9 +220,9 @@ pub fn deep_chain<B: Builder>(g: &mut B, steps: usize, tanh: bool) -> (B::Var, B
     let mut x = x0.clone();
     for _ in 0..steps {
         let c = g.leaf(0.999_999);
-        let scaled = g.mul(&x, &c);
+        let scaled = g.mul(x, c);
         let d = g.leaf(1e-6);
-        let shifted = g.add(&scaled, &d);
+        let shifted = g.add(scaled, d);
         x = if tanh {
             g.tanh(&shifted)
         } else {
@@ -241,12 +242,12 @@ pub fn w3_factors(i: usize) -> (f64, f64) {
 pub fn wide_sum<B: Builder>(g: &mut B, terms: usize) -> (B::Var, B::Var) {
     let (a0, b0) = w3_factors(0);
     let (a0, b0) = (g.leaf(a0), g.leaf(b0));
-    let mut s = g.mul(&a0, &b0);
+    let mut s = g.mul(a0.clone(), b0);
     for i in 1..terms {
         let (a, b) = w3_factors(i);
         let (a, b) = (g.leaf(a), g.leaf(b));
-        let p = g.mul(&a, &b);
-        s = g.add(&s, &p);
+        let p = g.mul(a, b);
+        s = g.add(s, p);
     }
     (a0, s)
 }
@@ -447,11 +448,11 @@ impl Builder for Tape {
     fn leaf(&mut self, x: f64) -> u32 {
         self.push(x, Kind::Leaf, 0, 0)
     }
-    fn add(&mut self, &a: &u32, &b: &u32) -> u32 {
+    fn add(&mut self, a: u32, b: u32) -> u32 {
         let v = self.values[a as usize] + self.values[b as usize];
         self.push(v, Kind::Add, a, b)
     }
-    fn mul(&mut self, &a: &u32, &b: &u32) -> u32 {
+    fn mul(&mut self, a: u32, b: u32) -> u32 {
         let v = self.values[a as usize] * self.values[b as usize];
         self.push(v, Kind::Mul, a, b)
     }
