@@ -112,16 +112,20 @@ pub(crate) struct NodeRef {
 }
 
 impl NodeRef {
-    /// Places `node` (whose count must be 1) in the next slot of this thread's current
-    /// chunk.
+    /// Places the node that `make` builds (with a count of 1) in the next slot of this
+    /// thread's current chunk. Taking a builder rather than a node lets the node be
+    /// written straight into its slot instead of being staged on the stack first.
     #[inline]
-    pub(crate) fn new(node: Node) -> NodeRef {
-        debug_assert_eq!(node.handles.get(), 1);
+    pub(crate) fn new(make: impl FnOnce() -> Node) -> NodeRef {
         let slot = ARENA
             .try_with(Arena::next_slot)
             .unwrap_or_else(|_| late_slot());
         // SAFETY: `slot` is a slot of a live chunk that nothing else uses.
-        unsafe { slot.as_ptr().write(node) };
+        let node = unsafe {
+            slot.as_ptr().write(make());
+            slot.as_ref()
+        };
+        debug_assert_eq!(node.handles.get(), 1);
         NodeRef { slot }
     }
 

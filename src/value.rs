@@ -219,7 +219,7 @@ impl Value {
     #[inline]
     pub(crate) fn from_op(data: f64, op: Op) -> Value {
         Value {
-            node: NodeRef::new(Node {
+            node: NodeRef::new(|| Node {
                 data: Cell::new(data),
                 grad: Cell::new(0.0),
                 op,
