@@ -364,6 +364,11 @@ impl Value {
     /// `backward()` through such a node gives NaN. With an empty list the op has no
     /// derivative at all.
     ///
+    /// The derivatives run in the middle of `backward()`. They may compute with values
+    /// of their own, but must not differentiate (call `backward()`, [`crate::grad`] or
+    /// the like) themselves: a pass inside a pass would overwrite the outer pass's
+    /// marks, and its gradients would come out wrong.
+    ///
     /// ```
     /// use scalargrad::{grad, try_grad, GradError, Value};
     ///
