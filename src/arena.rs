@@ -255,7 +255,7 @@ pub(crate) fn holds(node: &NodeRef) -> bool {
 /// can be freed, so the chunk of a reached node stays live while it is visited, and the
 /// next older chunk is looked up afresh each time.
 pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> ControlFlow<()>) {
-    assert!(holds(root), "sweep: the node is not in this thread's arena");
+    debug_assert!(holds(root), "sweep: the node is not in this thread's arena");
     let mut chunk = chunk_of(root.slot);
     // SAFETY: `root` is live, so its chunk is.
     let mut seq = unsafe { (*chunk.as_ptr()).header.seq.get() };
@@ -329,13 +329,7 @@ unsafe fn free_graph(first: NonNull<Node>) {
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
         // SAFETY: the count is 0, so nothing else refers to the node. Its op is moved
         // out once, and the slot given up right after; the rest is plain data.
-        let op = unsafe {
-            let node = slot.as_ptr();
-            if (*node).mark.is_labelled() {
-                forget_label(node as usize);
-            }
-            ptr::read(&raw const (*node).op)
-        };
+        let op = unsafe { ptr::read(&raw const (*slot.as_ptr()).op) };
         op.release_operands(|operand| {
             let operand = operand.node.into_raw();
             // SAFETY: `operand` was a live handle, so its node is initialised.
@@ -348,7 +342,7 @@ unsafe fn free_graph(first: NonNull<Node>) {
                     // A leaf owns nothing: freed on the spot, without waiting.
                     // SAFETY: as above; its op owns nothing, so nothing is lost by
                     // leaving it in place, and the slot is given up once.
-                    unsafe { free_leaf(operand) };
+                    unsafe { give_up_slot(operand) };
                 } else if let Some(earlier) = next.replace(operand) {
                     // Last in, first out: the last operand freed here goes next, and
                     // the others wait.
@@ -356,19 +350,20 @@ unsafe fn free_graph(first: NonNull<Node>) {
                 }
             }
         });
-        // SAFETY: the slot was handed out and its node is gone; its chunk is live
-        // until this slot is given up.
-        unsafe { release_slots(chunk_of(slot), 1) };
+        // SAFETY: the op has been moved out and its operands released.
+        unsafe { give_up_slot(slot) };
     }
 }
 
-/// Frees a leaf whose count has reached 0.
+/// Gives up the slot of a node whose count has reached 0 and whose op owns nothing
+/// any more (moved out, or a leaf's): forgets its label, and releases the slot from
+/// its chunk.
 ///
 /// # Safety
 ///
-/// `slot` must hold a leaf whose count has just reached 0.
+/// `slot` must be a handed-out slot whose count is 0, given up only once.
 #[inline]
-unsafe fn free_leaf(slot: NonNull<Node>) {
+unsafe fn give_up_slot(slot: NonNull<Node>) {
     // SAFETY: the caller's guarantees; the chunk is live until the slot is given up.
     unsafe {
         if slot.as_ref().mark.is_labelled() {
@@ -435,16 +430,29 @@ unsafe fn chunk_emptied(chunk: NonNull<Chunk>) {
 ///
 /// `chunk` must have just become spare, and not be in any spare list.
 unsafe fn count_spare(chunk: NonNull<Chunk>) {
-    // SAFETY: a chunk's group lives while any of its chunks is in use, as this one was.
+    // SAFETY: a chunk's group lives while any of its chunks is in use, as this one was;
+    // it is deallocated once, when its last chunk becomes spare.
     unsafe {
-        let first = (*chunk.as_ptr()).header.group.get();
-        let group = &(*first).header;
+        let group = group_of(chunk);
         let spare = group.spare.get() + 1;
         group.spare.set(spare);
         if spare == group.group_len.get() {
+            let first = (*chunk.as_ptr()).header.group.get();
             dealloc(first.cast(), group_layout(spare as usize));
         }
     }
+}
+
+/// The header that keeps the counts of `chunk`'s group (its group's first chunk's).
+///
+/// # Safety
+///
+/// `chunk`'s group must be allocated: true while any of its chunks is in use or
+/// counted as spare.
+unsafe fn group_of<'a>(chunk: NonNull<Chunk>) -> &'a Header {
+    // SAFETY: the caller's guarantee; every chunk's `group` points to its group's first
+    // chunk, whose header is initialised by `new_group`.
+    unsafe { &(*(*chunk.as_ptr()).header.group.get()).header }
 }
 
 /// The layout of a group of `len` chunks.
@@ -484,11 +492,9 @@ fn give_back_groups(spare: &mut Vec<NonNull<Chunk>>, keep: usize) {
     // with `u32::MAX` lets the rest of its chunks be recognised and dropped.
     let mut left = spare.len();
     let mut chosen = Vec::new();
-    spare.retain(|chunk| {
+    spare.retain(|&chunk| {
         // SAFETY: a spare chunk's group lives until it is deallocated below.
-        let first = unsafe { (*chunk.as_ptr()).header.group.get() };
-        // SAFETY: as above.
-        let group = unsafe { &(*first).header };
+        let (first, group) = unsafe { ((*chunk.as_ptr()).header.group.get(), group_of(chunk)) };
         if group.spare.get() == u32::MAX {
             return false;
         }
@@ -551,8 +557,6 @@ struct Arena {
     chunks: RefCell<BTreeMap<u64, NonNull<Chunk>>>,
     /// Spare chunks, most recently freed last.
     spare: RefCell<Vec<NonNull<Chunk>>>,
-    /// Chunks started and not yet spare.
-    in_use: Cell<usize>,
     /// The most chunks in use at once in the current window (see [`REVIEW_EVERY`]).
     peak: Cell<usize>,
     /// The same for the windows before, most recent first.
@@ -571,7 +575,6 @@ thread_local! {
             next_seq: Cell::new(1),
             chunks: RefCell::new(BTreeMap::new()),
             spare: RefCell::new(Vec::new()),
-            in_use: Cell::new(0),
             peak: Cell::new(0),
             earlier_peaks: Cell::new([0; WINDOWS - 1]),
             started: Cell::new(0),
@@ -613,21 +616,22 @@ impl Arena {
         };
         // SAFETY: a spare chunk of this arena; its group lives while it is counted as
         // spare.
-        unsafe {
-            let group = &(*(*chunk.as_ptr()).header.group.get()).header;
-            group.spare.set(group.spare.get() - 1);
-        }
+        let group = unsafe { group_of(chunk) };
+        group.spare.set(group.spare.get() - 1);
         let seq = self.next_seq.get();
         self.next_seq.set(seq + 1);
         // SAFETY: the chunk is spare, now taken out of its group's spare count.
         unsafe { init_chunk(chunk, SLOTS, seq) };
         // Nodes are never created while the map is borrowed (its borrows are short and
         // call nothing), so it is free here.
-        self.chunks.borrow_mut().insert(seq, chunk);
+        // The map holds exactly the chunks in use (started and not yet spare).
+        let in_use = {
+            let mut chunks = self.chunks.borrow_mut();
+            chunks.insert(seq, chunk);
+            chunks.len()
+        };
         self.current.set(chunk.as_ptr());
         self.used.set(0);
-        let in_use = self.in_use.get() + 1;
-        self.in_use.set(in_use);
         self.peak.set(self.peak.get().max(in_use));
         self.started.set(self.started.get() + 1);
         if self.started.get() >= REVIEW_EVERY {
@@ -654,11 +658,8 @@ impl Arena {
         spare.push(chunk);
         // SAFETY: the chunk's group lives while any of its chunks is not spare, as
         // this one was.
-        unsafe {
-            let group = &(*(*chunk.as_ptr()).header.group.get()).header;
-            group.spare.set(group.spare.get() + 1);
-        }
-        self.in_use.set(self.in_use.get() - 1);
+        let group = unsafe { group_of(chunk) };
+        group.spare.set(group.spare.get() + 1);
         if spare.len() > self.spare_limit.get() {
             self.review_spare(&mut spare);
         }
@@ -700,25 +701,8 @@ impl Drop for Arena {
     fn drop(&mut self) {
         // Spare chunks first: each counts as spare in its group already, and a group
         // whose chunks are all spare goes now. The others go when their last chunk in
-        // use becomes spare (see `count_spare`).
-        let mut done = Vec::new();
-        for chunk in std::mem::take(self.spare.get_mut()) {
-            // SAFETY: a spare chunk's group lives until it is deallocated below, once
-            // (its spare count is then marked so that its other chunks skip it).
-            unsafe {
-                let first = (*chunk.as_ptr()).header.group.get();
-                let group = &(*first).header;
-                let len = group.group_len.get();
-                if group.spare.get() == len {
-                    group.spare.set(u32::MAX);
-                    done.push((first, len as usize));
-                }
-            }
-        }
-        for (first, len) in done {
-            // SAFETY: all of the group's chunks are spare, and the list is gone.
-            unsafe { dealloc(first.cast(), group_layout(len)) };
-        }
+        // use becomes spare (see `count_spare`); their spare chunks need no list.
+        give_back_groups(self.spare.get_mut(), 0);
         if let Some(chunk) = NonNull::new(self.current.get()) {
             self.current.set(ptr::null_mut());
             // The slots never handed out no longer count; nodes still alive keep the

@@ -16,10 +16,9 @@ use crate::op::Op;
 use crate::value::{next_pass, reserve_passes, stamp_of, Node, Value, Visit};
 
 /// Marks `value` as reached by backward pass `pass` (whose stamp is `stamp`), if it was
-/// not already. A gradient
-/// it holds from earlier passes is parked, so that its `grad` cell can hold this pass's
-/// adjoint starting from 0. Returns whether it is newly reached and computed (not a
-/// leaf), so that the sweep must wait for it.
+/// not already. A gradient it holds from earlier passes is parked, so that its `grad`
+/// cell can hold this pass's adjoint starting from 0. Returns whether it is newly
+/// reached and computed (not a leaf), so that the sweep must wait for it.
 #[inline]
 fn reach(value: &Value, pass: u64, stamp: u32, parked: &mut Vec<(Value, f64)>) -> bool {
     let node = &value.node;
@@ -32,7 +31,7 @@ fn reach(value: &Value, pass: u64, stamp: u32, parked: &mut Vec<(Value, f64)>) -
         parked.push((value.clone(), grad));
         node.grad.set(0.0);
     }
-    if let Op::Leaf = node.op {
+    if node.op.is_leaf() {
         return false;
     }
     node.flag_chunk(pass);
@@ -77,7 +76,7 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
                     if mark.state(stamp) != Visit::New {
                         return;
                     }
-                    if let Op::Leaf = operand.node.op {
+                    if operand.node.op.is_leaf() {
                         mark.set(stamp, Visit::Done);
                         emit(operand);
                     } else {
@@ -277,7 +276,7 @@ impl Value {
         self.node.grad.set(1.0);
         if waiting > 0 {
             arena::sweep(&self.node, pass, |node| {
-                if node.mark.state(stamp) == Visit::New || matches!(node.op, Op::Leaf) {
+                if node.mark.state(stamp) == Visit::New || node.op.is_leaf() {
                     return ControlFlow::Continue(());
                 }
                 let mut reach =
