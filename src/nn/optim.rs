@@ -53,7 +53,6 @@ pub struct Sgd {
     momentum: f64,
     weight_decay: f64,
     velocity: Vec<f64>,
-    started: bool,
 }
 
 impl Sgd {
@@ -65,7 +64,6 @@ impl Sgd {
             momentum: 0.0,
             weight_decay: 0.0,
             velocity: Vec::new(),
-            started: false,
         }
     }
 
@@ -86,17 +84,14 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     fn step(&mut self, params: &[Value]) {
+        // No velocity yet means this is the first step, where PyTorch takes v = g.
+        let first = self.velocity.is_empty();
         state_for(&mut self.velocity, params.len());
         for (p, v) in params.iter().zip(&mut self.velocity) {
             let g = p.grad() + self.weight_decay * p.data();
-            *v = if self.started {
-                self.momentum * *v + g
-            } else {
-                g
-            };
+            *v = if first { g } else { self.momentum * *v + g };
             p.set_data(p.data() - self.lr * *v);
         }
-        self.started = true;
     }
 
     fn lr(&self) -> f64 {
