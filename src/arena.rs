@@ -18,8 +18,8 @@
 //!
 //! A slot is just the 48-byte [`Node`], its count included. Chunks are 32 KiB and
 //! aligned to their size, so a node finds its chunk by rounding its address down; they
-//! are allocated 32 at a time (1 MiB), because the system allocator would waste about a
-//! quarter of the memory aligning chunks one by one. A group goes back to the system
+//! are allocated 32 at a time (1 MiB): asked for one 32 KiB-aligned chunk at a time, a
+//! general-purpose allocator may have to skip up to 32 KiB to reach each alignment. A group goes back to the system
 //! when all its chunks are spare and recent use has not needed that many spare chunks
 //! (see `Arena::review_spare`).
 //!

@@ -15,6 +15,8 @@ thread_local! {
     static IN_USE: Cell<isize> = const { Cell::new(0) };
     /// The most `IN_USE` has been since the last [`reset_peak`].
     static PEAK: Cell<isize> = const { Cell::new(0) };
+    /// Allocations of 1 MiB or more: node storage comes in groups of that size.
+    static LARGE: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count(bytes: isize) {
@@ -38,6 +40,9 @@ fn peak() -> isize {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
+        if layout.size() >= 1 << 20 {
+            let _ = LARGE.try_with(|n| n.set(n.get() + 1));
+        }
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.alloc(layout) }
     }
@@ -207,4 +212,23 @@ fn nodes_built_while_a_thread_exits_stay_small() {
     .expect("the thread exits cleanly");
     let bytes = receive.recv().expect("the exit work ran");
     assert!(bytes < 2 * MIB, "20,000 nodes took {bytes} bytes");
+}
+
+/// A training loop that builds the same graph at every step takes node storage from
+/// the system at the first step only: later steps reuse it.
+#[test]
+fn a_rebuilt_graph_needs_no_new_node_storage() {
+    let x0 = Value::new(0.5);
+    let mut large = Vec::new();
+    for _ in 0..5 {
+        let x = chain(&x0, 20_000); // 100,000 nodes, several groups of storage
+        x.backward();
+        drop(x);
+        large.push(LARGE.with(Cell::get));
+    }
+    assert!(large[0] > 0, "the first step should allocate storage");
+    assert!(
+        large.iter().all(|&n| n == large[0]),
+        "groups of storage allocated by the end of each step: {large:?}"
+    );
 }
