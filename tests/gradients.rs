@@ -7,121 +7,22 @@
 
 mod common;
 
+use common::unary::unary_cases;
 use common::{assert_close, assert_derivative, central_difference, expr};
 use proptest::prelude::*;
 use scalargrad::{log_softmax, logsumexp, softmax, Value};
 
-/// One unary op: how to build it, its `f64` twin, and a domain away from kinks and
-/// poles, given as a magnitude range and whether negative inputs are allowed.
-struct Unary {
-    name: &'static str,
-    build: fn(&Value) -> Value,
-    oracle: fn(f64) -> f64,
-    magnitude: (f64, f64),
-    negative: bool,
-}
-
-fn unary_ops() -> Vec<Unary> {
-    let op = |name, build, oracle, lo, hi, negative| Unary {
-        name,
-        build,
-        oracle,
-        magnitude: (lo, hi),
-        negative,
-    };
-    vec![
-        op("neg", |x| -x, |x| -x, 0.0, 5.0, true),
-        op("exp", Value::exp, f64::exp, 0.0, 5.0, true),
-        op("ln", Value::ln, f64::ln, 0.05, 10.0, false),
-        op("sqrt", Value::sqrt, f64::sqrt, 0.05, 10.0, false),
-        op("recip", Value::recip, f64::recip, 0.1, 10.0, true),
-        op("abs", Value::abs, f64::abs, 1e-3, 5.0, true),
-        op("sin", Value::sin, f64::sin, 0.0, 10.0, true),
-        op("cos", Value::cos, f64::cos, 0.0, 10.0, true),
-        op("tanh", Value::tanh, f64::tanh, 0.0, 5.0, true),
-        op(
-            "sigmoid",
-            Value::sigmoid,
-            |x| 1.0 / (1.0 + (-x).exp()),
-            0.0,
-            10.0,
-            true,
-        ),
-        op("relu", Value::relu, |x| x.max(0.0), 1e-3, 5.0, true),
-        op(
-            "softplus",
-            Value::softplus,
-            |x| (1.0 + x.exp()).ln(),
-            0.0,
-            10.0,
-            true,
-        ),
-        op(
-            "leaky_relu(0.2)",
-            |x| x.leaky_relu(0.2),
-            |x| if x > 0.0 { x } else { 0.2 * x },
-            1e-3,
-            5.0,
-            true,
-        ),
-        op(
-            "powf(2.5)",
-            |x| x.powf(2.5),
-            |x| x.powf(2.5),
-            0.05,
-            4.0,
-            false,
-        ),
-        op(
-            "powf(-0.5)",
-            |x| x.powf(-0.5),
-            |x| x.powf(-0.5),
-            0.05,
-            4.0,
-            false,
-        ),
-        op("powi(3)", |x| x.powi(3), |x| x * x * x, 0.0, 4.0, true),
-        op(
-            "powi(-2)",
-            |x| x.powi(-2),
-            |x| 1.0 / (x * x),
-            0.1,
-            4.0,
-            true,
-        ),
-        op(
-            "custom",
-            |x| x.custom("x·sin", |x| x * x.sin(), |x| x.sin() + x * x.cos()),
-            |x| x * x.sin(),
-            0.0,
-            5.0,
-            true,
-        ),
-    ]
-}
-
-/// A point in `op`'s domain from `u ∈ [0, 1)` and a sign.
-fn point(op: &Unary, u: f64, negative: bool) -> f64 {
-    let (lo, hi) = op.magnitude;
-    let x = lo + u * (hi - lo);
-    if negative && op.negative {
-        -x
-    } else {
-        x
-    }
-}
-
 proptest! {
     #[test]
     fn unary_ops_match_finite_differences(u in 0.0..1.0f64, negative in any::<bool>()) {
-        for op in unary_ops() {
-            let x0 = point(&op, u, negative);
+        for op in unary_cases() {
+            let x0 = op.point(u, negative);
             let x = Value::new(x0);
             let y = (op.build)(&x);
             y.backward();
-            let expected = (op.oracle)(x0);
+            let expected = (op.value)(x0);
             assert_close(y.data(), expected, 1e-12 * expected.abs().max(1.0));
-            let fd = central_difference(&|v: &[f64]| (op.oracle)(v[0]), &[x0], 0);
+            let fd = central_difference(&|v: &[f64]| (op.value)(v[0]), &[x0], 0);
             assert_derivative(&format!("{} at {x0}", op.name), x.grad(), fd);
         }
     }

@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::unary::unary_cases;
 use common::{assert_close, central_difference, expr, on_small_stack, Estimate, Expr, Step};
 use proptest::prelude::*;
 use scalargrad::check::{gradcheck, gradgradcheck, GradgradcheckError, Options};
@@ -136,120 +137,6 @@ fn rosenbrock_hessian() {
     assert_rel(h[0][1], 480.0, 1e-13);
 }
 
-/// One unary op, its second derivative in closed form, and a domain as in
-/// `tests/gradients.rs` (magnitude range, whether negative inputs are allowed).
-struct Second {
-    name: &'static str,
-    build: fn(&Value) -> Value,
-    d2: fn(f64) -> f64,
-    magnitude: (f64, f64),
-    negative: bool,
-}
-
-fn second_derivatives() -> Vec<Second> {
-    let op = |name, build, d2, lo, hi, negative| Second {
-        name,
-        build,
-        d2,
-        magnitude: (lo, hi),
-        negative,
-    };
-    vec![
-        op("neg", |x| -x, |_| 0.0, 0.0, 5.0, true),
-        op("exp", Value::exp, f64::exp, 0.0, 5.0, true),
-        // (1/x)' = −1/x²
-        op("ln", Value::ln, |x| -1.0 / (x * x), 0.05, 10.0, false),
-        // (½x^−½)' = −¼x^(−3/2)
-        op(
-            "sqrt",
-            Value::sqrt,
-            |x| -0.25 * x.powf(-1.5),
-            0.05,
-            10.0,
-            false,
-        ),
-        // (−x⁻²)' = 2x⁻³
-        op("recip", Value::recip, |x| 2.0 / x.powi(3), 0.1, 10.0, true),
-        op("abs", Value::abs, |_| 0.0, 1e-3, 5.0, true),
-        op("sin", Value::sin, |x| -x.sin(), 0.0, 10.0, true),
-        op("cos", Value::cos, |x| -x.cos(), 0.0, 10.0, true),
-        op(
-            "tanh",
-            Value::tanh,
-            |x| -2.0 * x.tanh() * (1.0 - x.tanh().powi(2)),
-            0.0,
-            5.0,
-            true,
-        ),
-        op(
-            "sigmoid",
-            Value::sigmoid,
-            |x| sigmoid(x) * (1.0 - sigmoid(x)) * (1.0 - 2.0 * sigmoid(x)),
-            0.0,
-            10.0,
-            true,
-        ),
-        op("relu", Value::relu, |_| 0.0, 1e-3, 5.0, true),
-        op(
-            "leaky_relu(0.2)",
-            |x| x.leaky_relu(0.2),
-            |_| 0.0,
-            1e-3,
-            5.0,
-            true,
-        ),
-        // softplus' = σ, so softplus'' = σ(1 − σ)
-        op(
-            "softplus",
-            Value::softplus,
-            |x| sigmoid(x) * (1.0 - sigmoid(x)),
-            0.0,
-            10.0,
-            true,
-        ),
-        op(
-            "powf(2.5)",
-            |x| x.powf(2.5),
-            |x| 3.75 * x.sqrt(),
-            0.05,
-            4.0,
-            false,
-        ),
-        op(
-            "powf(-0.5)",
-            |x| x.powf(-0.5),
-            |x| 0.75 * x.powf(-2.5),
-            0.05,
-            4.0,
-            false,
-        ),
-        op("powi(3)", |x| x.powi(3), |x| 6.0 * x, 0.0, 4.0, true),
-        op(
-            "powi(-2)",
-            |x| x.powi(-2),
-            |x| 6.0 / x.powi(4),
-            0.1,
-            4.0,
-            true,
-        ),
-        // (x sin x)'' = 2 cos x − x sin x
-        op(
-            "custom",
-            |x| {
-                x.custom_with_derivatives(
-                    "x·sin",
-                    |x| x * x.sin(),
-                    &[|x| x.sin() + x * x.cos(), |x| 2.0 * x.cos() - x * x.sin()],
-                )
-            },
-            |x| 2.0 * x.cos() - x * x.sin(),
-            0.0,
-            5.0,
-            true,
-        ),
-    ]
-}
-
 /// A two-argument op: its name, how to build it, and its second partials in closed form.
 type BinaryCase = (
     &'static str,
@@ -284,9 +171,8 @@ fn binary_hessians() -> Vec<BinaryCase> {
 proptest! {
     #[test]
     fn unary_second_derivatives_match_closed_forms(u in 0.0..1.0f64, negative in any::<bool>()) {
-        for op in second_derivatives() {
-            let (lo, hi) = op.magnitude;
-            let x0 = (lo + u * (hi - lo)) * if negative && op.negative { -1.0 } else { 1.0 };
+        for op in unary_cases() {
+            let x0 = op.point(u, negative);
             let d = derivatives(x0, 2, op.build);
             let expected = (op.d2)(x0);
             let tol = 1e-12 * expected.abs().max(1.0);

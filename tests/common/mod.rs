@@ -2,6 +2,8 @@
 //! the random-expression generator used by the property tests.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod unary;
+
 use proptest::prelude::*;
 use scalargrad::nn::{Activation, Layer, Mlp, Neuron};
 use scalargrad::Value;
