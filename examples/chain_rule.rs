@@ -21,7 +21,6 @@ mod common;
 mod experiment;
 
 use std::error::Error;
-use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use scalargrad::check::{gradcheck, Options};
@@ -46,14 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn chain_rule() -> Result<(), Box<dyn Error>> {
-    let mut out_dir: Option<PathBuf> = None;
-    common::parse_flags(USAGE, |flag, args| {
-        match flag {
-            "out" => out_dir = Some(args.value()?.into()),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let out_dir = common::out_only(USAGE)?;
 
     // --- 1 and 2. Forward (every node named), backward(), and the same by hand. ---------
     let worked = experiment::work(&INPUTS);

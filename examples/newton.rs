@@ -19,7 +19,7 @@
 mod common;
 
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use plotters::prelude::*;
@@ -142,14 +142,7 @@ fn main() -> ExitCode {
 }
 
 fn newton_example() -> Result<(), Box<dyn Error>> {
-    let mut out_dir: Option<PathBuf> = None;
-    common::parse_flags(USAGE, |flag, args| {
-        match flag {
-            "out" => out_dir = Some(args.value()?.into()),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let out_dir = common::out_only(USAGE)?;
 
     // --- 1. The exact Hessian, against the one derived by hand. --------------------------
     // ∂²f/∂x² = 1200x² − 400y + 2, ∂²f/∂x∂y = −400x, ∂²f/∂y² = 200.

@@ -10,7 +10,6 @@
 mod common;
 
 use std::error::Error;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rand::{rngs::StdRng, SeedableRng};
@@ -35,14 +34,7 @@ fn main() -> ExitCode {
 }
 
 fn save_load() -> Result<(), Box<dyn Error>> {
-    let mut out: Option<PathBuf> = None;
-    common::parse_flags(USAGE, |flag, p| {
-        match flag {
-            "out" => out = Some(p.value()?.into()),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let out = common::out_only(USAGE)?;
 
     // --- 1. Train a model briefly. -------------------------------------------------------
     let train = data::moons(100, 0.1, &mut StdRng::seed_from_u64(7));

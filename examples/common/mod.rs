@@ -76,6 +76,19 @@ pub fn parse_flags(
     Ok(())
 }
 
+/// Reads a command line whose only option is `--out DIR` (see [`parse_flags`]).
+pub fn out_only(usage: &str) -> Result<Option<PathBuf>, Box<dyn std::error::Error>> {
+    let mut out = None;
+    parse_flags(usage, |flag, p| {
+        if flag != "out" {
+            return Ok(false);
+        }
+        out = Some(p.value()?.into());
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
 /// The error for an argument an example does not know.
 pub fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
     format!("{}\n\n{usage}", arg.unexpected()).into()
