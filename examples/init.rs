@@ -21,7 +21,6 @@ mod common;
 mod experiment;
 
 use std::error::Error;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use scalargrad::nn::{Activation, Init};
@@ -47,16 +46,7 @@ fn main() -> ExitCode {
 }
 
 fn init() -> Result<(), Box<dyn Error>> {
-    let mut seed = experiment::SEED;
-    let mut out: Option<PathBuf> = None;
-    common::parse_flags(USAGE, |flag, args| {
-        match flag {
-            "seed" => seed = common::parse_value(args, "seed")?,
-            "out" => out = Some(args.value()?.into()),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let (seed, out) = common::seed_and_out(USAGE, experiment::SEED)?;
 
     // --- 1. Symmetry: constant against random initial weights. ---------------------------
     println!(

@@ -89,6 +89,24 @@ pub fn out_only(usage: &str) -> Result<Option<PathBuf>, Box<dyn std::error::Erro
     Ok(out)
 }
 
+/// Reads a command line whose only options are `--seed N` (default `seed`) and
+/// `--out DIR` (see [`parse_flags`]).
+pub fn seed_and_out(
+    usage: &str,
+    mut seed: u64,
+) -> Result<(u64, Option<PathBuf>), Box<dyn std::error::Error>> {
+    let mut out = None;
+    parse_flags(usage, |flag, p| {
+        match flag {
+            "seed" => seed = parse_value(p, "seed")?,
+            "out" => out = Some(p.value()?.into()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok((seed, out))
+}
+
 /// The error for an argument an example does not know.
 pub fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
     format!("{}\n\n{usage}", arg.unexpected()).into()
