@@ -10,8 +10,9 @@
 mod common;
 
 use std::error::Error;
-use std::path::PathBuf;
 use std::process::ExitCode;
+
+use common::TrainFlags;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{rngs::StdRng, SeedableRng};
@@ -40,17 +41,12 @@ fn main() -> ExitCode {
 }
 
 fn spirals() -> Result<(), Box<dyn Error>> {
-    let (mut steps, mut lr, mut seed, mut out) = (600usize, 0.02, 0u64, None::<PathBuf>);
-    common::parse_flags(USAGE, |flag, p| {
-        match flag {
-            "steps" => steps = common::parse_value(p, "steps")?,
-            "lr" => lr = common::parse_value(p, "lr")?,
-            "seed" => seed = common::parse_value(p, "seed")?,
-            "out" => out = Some(p.value()?.into()),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let TrainFlags {
+        steps,
+        lr,
+        seed,
+        out,
+    } = TrainFlags::parse(USAGE, 600, 0.02)?;
 
     // --- 1. Data and model. --------------------------------------------------------------
     let train = data::spirals(60, 3, 0.2, &mut StdRng::seed_from_u64(seed));

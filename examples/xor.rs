@@ -10,8 +10,9 @@
 mod common;
 
 use std::error::Error;
-use std::path::PathBuf;
 use std::process::ExitCode;
+
+use common::TrainFlags;
 
 use rand::{rngs::StdRng, SeedableRng};
 use scalargrad::data;
@@ -37,17 +38,12 @@ fn main() -> ExitCode {
 }
 
 fn xor() -> Result<(), Box<dyn Error>> {
-    let (mut steps, mut lr, mut seed, mut out) = (300usize, 0.05, 0u64, None::<PathBuf>);
-    common::parse_flags(USAGE, |flag, p| {
-        match flag {
-            "steps" => steps = common::parse_value(p, "steps")?,
-            "lr" => lr = common::parse_value(p, "lr")?,
-            "seed" => seed = common::parse_value(p, "seed")?,
-            "out" => out = Some(p.value()?.into()),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    })?;
+    let TrainFlags {
+        steps,
+        lr,
+        seed,
+        out,
+    } = TrainFlags::parse(USAGE, 300, 0.05)?;
 
     // --- 1. Data: noisy corners; class 1 where the coordinates differ in sign. -----------
     let train = data::xor(100, 0.15, &mut StdRng::seed_from_u64(seed));

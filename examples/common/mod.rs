@@ -107,6 +107,42 @@ pub fn seed_and_out(
     Ok((seed, out))
 }
 
+/// The options of a plain training example: `--steps`, `--lr`, `--seed` and `--out`.
+pub struct TrainFlags {
+    pub steps: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub out: Option<PathBuf>,
+}
+
+impl TrainFlags {
+    /// Reads the command line (see [`parse_flags`]); the defaults are `steps` and `lr`,
+    /// seed 0 and no `--out`.
+    pub fn parse(
+        usage: &str,
+        steps: usize,
+        lr: f64,
+    ) -> Result<TrainFlags, Box<dyn std::error::Error>> {
+        let mut flags = TrainFlags {
+            steps,
+            lr,
+            seed: 0,
+            out: None,
+        };
+        parse_flags(usage, |flag, p| {
+            match flag {
+                "steps" => flags.steps = parse_value(p, "steps")?,
+                "lr" => flags.lr = parse_value(p, "lr")?,
+                "seed" => flags.seed = parse_value(p, "seed")?,
+                "out" => flags.out = Some(p.value()?.into()),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        Ok(flags)
+    }
+}
+
 /// The error for an argument an example does not know.
 pub fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
     format!("{}\n\n{usage}", arg.unexpected()).into()
