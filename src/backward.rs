@@ -244,8 +244,9 @@ impl Value {
     /// node leaks into the next.
     ///
     /// The cost is linear in the nodes reachable from `self`, plus the nodes of other
-    /// live graphs that were created in between and share storage with them (a few
-    /// hundred per block of storage); blocks with nothing to do are skipped whole.
+    /// live graphs that share a block of storage with them (up to 681 per block), plus
+    /// one lookup for each block of storage created in between, which is skipped
+    /// whole.
     ///
     /// ```
     /// use scalargrad::Value;
