@@ -93,15 +93,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// The peak heap growth while `f` runs, in bytes. `f` runs on a fresh thread, so that
-/// nothing a previous run kept in a thread-local cache is mistaken for free memory.
-fn peak_bytes(f: fn()) -> usize {
+/// The peak heap growth while a contender's state is made and run once, in bytes. This
+/// happens on a fresh thread, so that nothing a previous run kept in a thread-local
+/// cache is mistaken for free memory.
+fn peak_bytes(make: fn() -> Box<dyn FnMut()>) -> usize {
     std::thread::scope(|s| {
         s.spawn(|| {
             LIVE.store(0, Relaxed);
             PEAK.store(0, Relaxed);
             COUNTING.store(true, Relaxed);
-            f();
+            make()();
             COUNTING.store(false, Relaxed);
             PEAK.load(Relaxed).max(0) as usize
         })
@@ -122,8 +123,6 @@ struct Row {
     nodes: usize,
     /// One run: its state is built once, outside the timing.
     make: fn() -> Box<dyn FnMut()>,
-    /// One run for the memory measurement, from scratch.
-    once: fn(),
     samples: Vec<Duration>,
     peak: usize,
 }
@@ -172,102 +171,49 @@ fn w1_analytic() -> Box<dyn FnMut()> {
 
 fn rows() -> Vec<Row> {
     let [(_, w1), (_, w2), (_, w3)] = node_counts();
-    let row = |workload, contender, nodes, make, once| Row {
+    let row = |workload, contender, nodes, make| Row {
         workload,
         contender,
         nodes,
         make,
-        once,
         samples: Vec::new(),
         peak: 0,
     };
     vec![
-        row("W1 moons-step, scalar", "engine", w1, w1_engine, || {
-            w1_engine()()
-        }),
-        row("W1 moons-step, scalar", "tape", w1, w1_tape, || w1_tape()()),
-        row("W1 moons-step, scalar", "analytic", 0, w1_analytic, || {
-            w1_analytic()()
-        }),
-        row("W1 moons-step, nn", "engine (Mlp)", 0, w1_nn, || w1_nn()()),
-        row(
-            "W2 relu chain 10^6",
-            "engine",
-            w2,
-            || {
-                Box::new(|| {
-                    black_box(engine_chain(CHAIN_STEPS, false));
-                })
-            },
-            || {
+        row("W1 moons-step, scalar", "engine", w1, w1_engine),
+        row("W1 moons-step, scalar", "tape", w1, w1_tape),
+        row("W1 moons-step, scalar", "analytic", 0, w1_analytic),
+        row("W1 moons-step, nn", "engine (Mlp)", 0, w1_nn),
+        row("W2 relu chain 10^6", "engine", w2, || {
+            Box::new(|| {
                 black_box(engine_chain(CHAIN_STEPS, false));
-            },
-        ),
-        row(
-            "W2 relu chain 10^6",
-            "tape",
-            w2,
-            || {
-                Box::new(|| {
-                    black_box(tape_chain(CHAIN_STEPS, false));
-                })
-            },
-            || {
+            })
+        }),
+        row("W2 relu chain 10^6", "tape", w2, || {
+            Box::new(|| {
                 black_box(tape_chain(CHAIN_STEPS, false));
-            },
-        ),
-        row(
-            "W2 tanh chain 10^6",
-            "engine",
-            w2,
-            || {
-                Box::new(|| {
-                    black_box(engine_chain(CHAIN_STEPS, true));
-                })
-            },
-            || {
+            })
+        }),
+        row("W2 tanh chain 10^6", "engine", w2, || {
+            Box::new(|| {
                 black_box(engine_chain(CHAIN_STEPS, true));
-            },
-        ),
-        row(
-            "W2 tanh chain 10^6",
-            "tape",
-            w2,
-            || {
-                Box::new(|| {
-                    black_box(tape_chain(CHAIN_STEPS, true));
-                })
-            },
-            || {
+            })
+        }),
+        row("W2 tanh chain 10^6", "tape", w2, || {
+            Box::new(|| {
                 black_box(tape_chain(CHAIN_STEPS, true));
-            },
-        ),
-        row(
-            "W3 sum 200k, repeated +",
-            "engine",
-            w3,
-            || {
-                Box::new(|| {
-                    black_box(engine_sum(SUM_TERMS));
-                })
-            },
-            || {
+            })
+        }),
+        row("W3 sum 200k, repeated +", "engine", w3, || {
+            Box::new(|| {
                 black_box(engine_sum(SUM_TERMS));
-            },
-        ),
-        row(
-            "W3 sum 200k, repeated +",
-            "tape",
-            w3,
-            || {
-                Box::new(|| {
-                    black_box(tape_sum(SUM_TERMS));
-                })
-            },
-            || {
+            })
+        }),
+        row("W3 sum 200k, repeated +", "tape", w3, || {
+            Box::new(|| {
                 black_box(tape_sum(SUM_TERMS));
-            },
-        ),
+            })
+        }),
         row(
             "W3 sum 200k, Value::dot",
             "engine",
@@ -276,9 +222,6 @@ fn rows() -> Vec<Row> {
                 Box::new(|| {
                     black_box(engine_dot(SUM_TERMS));
                 })
-            },
-            || {
-                black_box(engine_dot(SUM_TERMS));
             },
         ),
     ]
@@ -425,7 +368,7 @@ fn bench() -> Result<(), Box<dyn Error>> {
     // 2. Memory: one run of each contender on a fresh thread, counting every byte.
     let mut rows = rows();
     for r in &mut rows {
-        r.peak = peak_bytes(r.once);
+        r.peak = peak_bytes(r.make);
     }
 
     // 3. Time: in rounds, every contender once per round, each sample a batch of runs
