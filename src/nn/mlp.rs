@@ -144,6 +144,11 @@ impl Module for Neuron {
     fn parameters(&self) -> Vec<Value> {
         self.params.params.to_vec()
     }
+
+    /// Without collecting the parameters first: a training loop calls this every step.
+    fn zero_grad(&self) {
+        self.params.params.iter().for_each(|p| p.set_grad(0.0));
+    }
 }
 
 impl fmt::Display for Neuron {
@@ -248,6 +253,10 @@ impl Module for Layer {
     /// Neuron by neuron, each neuron's weights then its bias.
     fn parameters(&self) -> Vec<Value> {
         self.neurons.iter().flat_map(Module::parameters).collect()
+    }
+
+    fn zero_grad(&self) {
+        self.neurons.iter().for_each(Module::zero_grad);
     }
 }
 
@@ -462,6 +471,10 @@ impl Module for Mlp {
     /// its bias.
     fn parameters(&self) -> Vec<Value> {
         self.layers.iter().flat_map(Module::parameters).collect()
+    }
+
+    fn zero_grad(&self) {
+        self.layers.iter().for_each(Module::zero_grad);
     }
 }
 
