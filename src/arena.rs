@@ -324,7 +324,7 @@ pub(crate) fn reset_stamps() {
 /// `first`'s count must be 0, and its node still in place.
 #[cold]
 unsafe fn free_graph(first: NonNull<Node>) {
-    let mut pending: Vec<NonNull<Node>> = Vec::new();
+    let mut pending = PENDING.try_with(Cell::take).unwrap_or_default();
     let mut next = Some(first);
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
         // SAFETY: the count is 0, so nothing else refers to the node. Its op is moved
@@ -353,6 +353,20 @@ unsafe fn free_graph(first: NonNull<Node>) {
         // SAFETY: the op has been moved out and its operands released.
         unsafe { give_up_slot(slot) };
     }
+    if pending.capacity() <= MAX_PENDING_KEPT {
+        let _ = PENDING.try_with(|kept| kept.set(pending));
+    }
+}
+
+/// The largest pending list (in entries, 4 MiB) that [`free_graph`] keeps for the next
+/// call.
+const MAX_PENDING_KEPT: usize = 1 << 19;
+
+thread_local! {
+    /// [`free_graph`]'s pending list, kept empty between calls: a training loop frees a
+    /// graph of the same width every step, and would otherwise grow a fresh list each
+    /// time. Taken out while in use, so a nested call simply starts a list of its own.
+    static PENDING: Cell<Vec<NonNull<Node>>> = const { Cell::new(Vec::new()) };
 }
 
 /// Gives up the slot of a node whose count has reached 0 and whose op owns nothing
