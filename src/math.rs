@@ -10,11 +10,11 @@ use crate::value::Value;
 
 impl Value {
     fn unary(&self, f: Unary) -> Value {
-        Value::from_op(f.value(self.data()), Op::Unary(f, self.clone()))
+        Value::from_op(f.value(self.data()), || Op::Unary(f, self.clone()))
     }
 
     fn param(&self, f: Param, c: f64) -> Value {
-        Value::from_op(f.value(self.data(), c), Op::Param(f, self.clone(), c))
+        Value::from_op(f.value(self.data(), c), || Op::Param(f, self.clone(), c))
     }
 
     pub(crate) fn binary(&self, f: Binary, other: &Value) -> Value {
@@ -27,7 +27,7 @@ impl Value {
     #[inline]
     pub(crate) fn combine(f: Binary, a: Value, b: Value) -> Value {
         let data = f.value(a.data(), b.data());
-        Value::from_op(data, Op::Binary(f, [a, b]))
+        Value::from_op(data, || Op::Binary(f, [a, b]))
     }
 
     /// `xᶜ` for a constant `c`; derivative `c·x^(c−1)`.

@@ -487,12 +487,12 @@ impl Nary {
 // ---------------------------------------------------------------------------------------
 
 impl NeuronParams {
-    /// The neuron's output for inputs `x`: the weighted sum in input order, then the
-    /// bias, then the activation (the order `Neuron::predict` uses too, so the two agree
-    /// bit for bit).
-    pub(crate) fn value(&self, x: &[Value]) -> f64 {
+    /// The neuron's output for inputs with data `x`: the weighted sum in input order,
+    /// then the bias, then the activation. Both the forward pass and `Neuron::predict`
+    /// compute it here, so the two agree bit for bit.
+    pub(crate) fn value(&self, x: &[f64]) -> f64 {
         let (w, b) = self.weights_and_bias();
-        let z: f64 = w.iter().zip(x).map(|(w, x)| w.data() * x.data()).sum();
+        let z: f64 = w.iter().zip(x).map(|(w, x)| w.data() * x).sum();
         self.activation.apply_f64(z + b.data())
     }
 
@@ -592,10 +592,9 @@ impl CustomFn {
             });
         };
         let next = CustomFn::of_order(self.name.clone(), self.order + 1, self.derivatives.clone());
-        Ok(Expr(Value::from_op(
-            df(x.data()),
-            Op::Custom(Rc::new(next), x.clone()),
-        )))
+        Ok(Expr(Value::from_op(df(x.data()), || {
+            Op::Custom(Rc::new(next), x.clone())
+        })))
     }
 
     /// The user's name, with primes for a derivative: `f`, `f'`, `f''`, `f'''`, `f^(4)`.

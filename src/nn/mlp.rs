@@ -85,11 +85,14 @@ impl Neuron {
 
     /// [`Neuron::forward`] on an input list that other neurons share.
     fn forward_shared(&self, x: &Rc<SharedInputs>) -> Value {
-        self.check_input(x.values.len());
-        Value::from_op(
-            self.params.value(&x.values),
-            Op::Neuron(self.params.clone(), x.clone()),
-        )
+        with_data(&x.values, |data| self.forward_with_data(x, data))
+    }
+
+    /// [`Neuron::forward_shared`] with the inputs' data already read into `data`.
+    fn forward_with_data(&self, x: &Rc<SharedInputs>, data: &[f64]) -> Value {
+        Value::from_op(self.predict(data), || {
+            Op::Neuron(self.params.clone(), x.clone())
+        })
     }
 
     /// The same function as [`Neuron::forward`] on plain numbers, with no graph; the
@@ -101,10 +104,7 @@ impl Neuron {
     #[must_use]
     pub fn predict(&self, x: &[f64]) -> f64 {
         self.check_input(x.len());
-        // The same operations in the same order as the fused node's forward formula.
-        let (w, b) = self.params.weights_and_bias();
-        let z: f64 = w.iter().zip(x).map(|(w, x)| w.data() * x).sum();
-        self.activation().apply_f64(z + b.data())
+        self.params.value(x)
     }
 
     /// The weights, in input order.
@@ -215,7 +215,12 @@ impl Layer {
 
     /// [`Layer::forward`] on an input list shared by all the layer's neurons.
     fn forward_shared(&self, x: &Rc<SharedInputs>) -> Vec<Value> {
-        self.neurons.iter().map(|n| n.forward_shared(x)).collect()
+        with_data(&x.values, |data| {
+            self.neurons
+                .iter()
+                .map(|n| n.forward_with_data(x, data))
+                .collect()
+        })
     }
 
     /// Every neuron's output on plain numbers, with no graph.
@@ -580,5 +585,22 @@ impl MlpBuilder {
             nin: self.nin,
             layers,
         }
+    }
+}
+
+/// Calls `f` with the data of `values`, read once: every neuron of a layer reads the
+/// same inputs, and a number in a plain array is cheaper to read than through a node.
+/// Layers up to 64 wide use a buffer on the stack.
+fn with_data<R>(values: &[Value], f: impl FnOnce(&[f64]) -> R) -> R {
+    const ON_STACK: usize = 64;
+    if values.len() <= ON_STACK {
+        let mut buffer = [0.0; ON_STACK];
+        let data = &mut buffer[..values.len()];
+        for (d, v) in data.iter_mut().zip(values) {
+            *d = v.data();
+        }
+        f(data)
+    } else {
+        f(&values.iter().map(Value::data).collect::<Vec<f64>>())
     }
 }
