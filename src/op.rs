@@ -20,7 +20,7 @@
 //! derivative 0 everywhere, and a NaN input gives a NaN derivative (NaN is never
 //! silently turned into 0).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -73,13 +73,58 @@ pub(crate) struct SharedInputs {
 }
 
 impl SharedInputs {
-    /// A new list, to be shared by the neurons of one layer in one forward pass.
-    pub(crate) fn new(values: Vec<Value>) -> Rc<SharedInputs> {
-        Rc::new(SharedInputs {
-            values,
-            seen: Cell::new(0),
-        })
+    /// A list of `values`, to be shared by the neurons of one layer in one forward
+    /// pass. Its memory is that of a list freed earlier on this thread if there is one
+    /// (see [`KEPT_LISTS`]).
+    pub(crate) fn collect(values: impl IntoIterator<Item = Value>) -> Rc<SharedInputs> {
+        let mut list = KEPT_LISTS
+            .try_with(|kept| kept.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                Rc::new(SharedInputs {
+                    values: Vec::new(),
+                    seen: Cell::new(0),
+                })
+            });
+        Rc::get_mut(&mut list)
+            .expect("a kept list has no other handle")
+            .values
+            .extend(values);
+        list
     }
+
+    /// Lets go of one node's handle to `list`. The last handle hands each value to
+    /// `release` and keeps the emptied list's memory for [`SharedInputs::collect`].
+    fn let_go(mut list: Rc<SharedInputs>, release: impl FnMut(Value)) {
+        let Some(inputs) = Rc::get_mut(&mut list) else {
+            return;
+        };
+        inputs.values.drain(..).for_each(release);
+        if inputs.values.capacity() <= MAX_KEPT_WIDTH {
+            let _ = KEPT_LISTS.try_with(|kept| {
+                let mut kept = kept.borrow_mut();
+                if kept.len() < MAX_KEPT_LISTS {
+                    kept.push(list);
+                }
+            });
+        }
+    }
+}
+
+/// The most emptied input lists a thread keeps: enough for a step over a few hundred
+/// samples through a few layers.
+const MAX_KEPT_LISTS: usize = 4096;
+
+/// The widest input list that is kept for reuse.
+const MAX_KEPT_WIDTH: usize = 1024;
+
+thread_local! {
+    /// Emptied input lists, kept for later forward passes: a training step makes one
+    /// per layer per sample and frees them all with its graph, so the next step takes
+    /// them back instead of allocating each afresh. Popping and pushing drop no value,
+    /// so no node is freed while this is borrowed.
+    static KEPT_LISTS: RefCell<Vec<Rc<SharedInputs>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Parameter-free functions of one operand.
@@ -678,9 +723,7 @@ impl Op {
                 if let Some(params) = Rc::into_inner(params) {
                     params.params.into_vec().into_iter().for_each(&mut release);
                 }
-                if let Some(inputs) = Rc::into_inner(inputs) {
-                    inputs.values.into_iter().for_each(release);
-                }
+                SharedInputs::let_go(inputs, release);
             }
         }
     }

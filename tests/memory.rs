@@ -1,5 +1,6 @@
 //! Memory: a node costs what the docs say, memory kept for reuse stays bounded and goes
-//! back when graphs shrink, and freeing a chain needs no growing buffer.
+//! back when graphs shrink, freeing a chain needs no growing buffer, and an MLP step
+//! reuses the input lists of the step before.
 //!
 //! A counting global allocator keeps, per thread, the bytes currently allocated, so
 //! tests running side by side do not see each other's allocations.
@@ -7,6 +8,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use rand::{rngs::StdRng, SeedableRng};
+use scalargrad::nn::{Mlp, Module};
 use scalargrad::Value;
 
 struct Counting;
@@ -17,6 +20,8 @@ thread_local! {
     static PEAK: Cell<isize> = const { Cell::new(0) };
     /// Allocations of 1 MiB or more: node storage comes in groups of that size.
     static LARGE: Cell<usize> = const { Cell::new(0) };
+    /// Allocations of any size.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count(bytes: isize) {
@@ -40,6 +45,7 @@ fn peak() -> isize {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
         if layout.size() >= 1 << 20 {
             let _ = LARGE.try_with(|n| n.set(n.get() + 1));
         }
@@ -230,5 +236,35 @@ fn a_rebuilt_graph_needs_no_new_node_storage() {
     assert!(
         large.iter().all(|&n| n == large[0]),
         "groups of storage allocated by the end of each step: {large:?}"
+    );
+}
+
+/// An MLP's forward pass makes one input list per layer for the layer's neurons to
+/// share; a training step takes them from those the step before freed, so that after
+/// the first step a forward pass allocates only the vector of outputs it returns.
+#[test]
+fn an_mlp_step_reuses_the_input_lists_of_the_step_before() {
+    let model = Mlp::new(2, &[16, 16, 1], &mut StdRng::seed_from_u64(3));
+    let samples: Vec<[f64; 2]> = (0..50)
+        .map(|i| [f64::from(i) / 50.0, 1.0 - f64::from(i) / 25.0])
+        .collect();
+    let step = || {
+        model.zero_grad();
+        let scores: Vec<Value> = samples
+            .iter()
+            .map(|x| model.forward_data(x).swap_remove(0))
+            .collect();
+        Value::sum(&scores).backward();
+    };
+    step();
+    let before = ALLOCATIONS.with(Cell::get);
+    step();
+    let made = ALLOCATIONS.with(Cell::get) - before;
+    // One output vector per sample, and a few for the vector of scores and the sum;
+    // allocating the lists afresh takes six more per sample (two per layer).
+    assert!(
+        made <= samples.len() + 20,
+        "{made} allocations for a step over {} samples",
+        samples.len()
     );
 }

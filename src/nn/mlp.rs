@@ -80,7 +80,7 @@ impl Neuron {
     /// If `x` does not have one entry per weight.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Value {
-        self.forward_shared(&SharedInputs::new(x.to_vec()))
+        self.forward_shared(&SharedInputs::collect(x.iter().cloned()))
     }
 
     /// [`Neuron::forward`] on an input list that other neurons share.
@@ -210,7 +210,7 @@ impl Layer {
     /// If `x` has the wrong length.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Vec<Value> {
-        self.forward_shared(&SharedInputs::new(x.to_vec()))
+        self.forward_shared(&SharedInputs::collect(x.iter().cloned()))
     }
 
     /// [`Layer::forward`] on an input list shared by all the layer's neurons.
@@ -220,6 +220,13 @@ impl Layer {
                 .iter()
                 .map(|n| n.forward_with_data(x, data))
                 .collect()
+        })
+    }
+
+    /// [`Layer::forward_shared`] with the outputs in a list for the next layer to share.
+    fn forward_to_shared(&self, x: &Rc<SharedInputs>) -> Rc<SharedInputs> {
+        with_data(&x.values, |data| {
+            SharedInputs::collect(self.neurons.iter().map(|n| n.forward_with_data(x, data)))
         })
     }
 
@@ -369,12 +376,18 @@ impl Mlp {
     /// If `x.len()` is not the number of inputs.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Vec<Value> {
-        // Each layer's outputs become one shared input list for the next layer.
-        let mut act = x.to_vec();
-        for layer in &self.layers {
-            act = layer.forward_shared(&SharedInputs::new(act));
+        self.forward_from(SharedInputs::collect(x.iter().cloned()))
+    }
+
+    /// [`Mlp::forward`] from an input list: each layer's outputs become one list
+    /// that the next layer's neurons share.
+    fn forward_from(&self, x: Rc<SharedInputs>) -> Vec<Value> {
+        let (last, hidden) = self.layers.split_last().expect("an MLP has a layer");
+        let mut act = x;
+        for layer in hidden {
+            act = layer.forward_to_shared(&act);
         }
-        act
+        last.forward_shared(&act)
     }
 
     /// [`Mlp::forward`] for a plain input: wraps each number in a leaf first.
@@ -384,8 +397,7 @@ impl Mlp {
     /// If `x.len()` is not the number of inputs.
     #[must_use]
     pub fn forward_data(&self, x: &[f64]) -> Vec<Value> {
-        let leaves: Vec<Value> = x.iter().map(|&v| Value::new(v)).collect();
-        self.forward(&leaves)
+        self.forward_from(SharedInputs::collect(x.iter().map(|&v| Value::new(v))))
     }
 
     /// The outputs for `x` computed on plain numbers with no graph (for evaluation and
@@ -590,9 +602,9 @@ impl MlpBuilder {
 
 /// Calls `f` with the data of `values`, read once: every neuron of a layer reads the
 /// same inputs, and a number in a plain array is cheaper to read than through a node.
-/// Layers up to 64 wide use a buffer on the stack.
+/// Layers up to 32 wide use a buffer on the stack.
 fn with_data<R>(values: &[Value], f: impl FnOnce(&[f64]) -> R) -> R {
-    const ON_STACK: usize = 64;
+    const ON_STACK: usize = 32;
     if values.len() <= ON_STACK {
         let mut buffer = [0.0; ON_STACK];
         let data = &mut buffer[..values.len()];
