@@ -289,12 +289,13 @@ impl Value {
                         reach(a);
                         reach(b);
                     }
-                    op => op
-                        .lists_to_visit(pass)
-                        .iter()
-                        .copied()
-                        .flatten()
-                        .for_each(reach),
+                    op => {
+                        for list in op.lists_to_visit(pass) {
+                            for x in list {
+                                reach(x);
+                            }
+                        }
+                    }
                 }
                 node.op.propagate(node.data.get(), node.grad.get());
                 waiting -= 1;
