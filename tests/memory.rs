@@ -77,12 +77,12 @@ fn chain(x0: &Value, steps: usize) -> Value {
     x
 }
 
-/// Builds and drops small graphs until the thread has started more than 4 × 2048
+/// Builds and drops small graphs until the thread has started more than 8 × 2048
 /// chunks of storage, by which point it has reviewed the memory it keeps for reuse
 /// with only small graphs in view.
 fn churn_small_graphs() {
     let x0 = Value::new(0.5);
-    for _ in 0..400 {
+    for _ in 0..800 {
         chain(&x0, 4_000).backward(); // 20,000 nodes
     }
 }
