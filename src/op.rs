@@ -447,23 +447,25 @@ impl Binary {
 // ---------------------------------------------------------------------------------------
 
 impl Nary {
-    /// The value of the reduction over operand data (`xs` for `Dot` is left ++ right).
-    pub(crate) fn value(self, xs: &[f64]) -> f64 {
+    /// The value of the reduction over the operands' data (for `Dot`, the left factors
+    /// followed by the right ones), read straight from the operands rather than copied
+    /// out first: a reduction may have millions of them.
+    pub(crate) fn value(self, xs: &[Value]) -> f64 {
         match self {
-            Nary::Sum => xs.iter().sum(),
+            Nary::Sum => xs.iter().map(Value::data).sum(),
             Nary::Dot => {
                 let (l, r) = xs.split_at(xs.len() / 2);
-                l.iter().zip(r).map(|(a, b)| a * b).sum()
+                l.iter().zip(r).map(|(a, b)| a.data() * b.data()).sum()
             }
             // ln Σ eˣⁱ = m + ln Σ e^(xᵢ−m) with m = max xᵢ, so no term overflows.
             Nary::LogSumExp => {
-                let m = nan_max(xs.iter().copied());
+                let m = max_data(xs);
                 if !m.is_finite() {
                     // Empty input or an infinite maximum: the result is that maximum
                     // (or NaN), and subtracting it would make ∞ − ∞.
                     return m;
                 }
-                m + xs.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+                m + xs.iter().map(|x| (x.data() - m).exp()).sum::<f64>().ln()
             }
         }
     }

@@ -10,8 +10,7 @@ use crate::value::Value;
 
 impl Value {
     fn nary(f: Nary, operands: Box<[Value]>) -> Value {
-        let data: Vec<f64> = operands.iter().map(Value::data).collect();
-        Value::from_op(f.value(&data), || Op::Nary(f, operands))
+        Value::from_op(f.value(&operands), || Op::Nary(f, operands))
     }
 
     /// `Σ xᵢ` as one node; each term's derivative is 1. The sum of no terms is 0.
