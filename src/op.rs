@@ -720,12 +720,14 @@ impl Op {
                 release(a);
                 release(b);
             }
-            Op::Nary(_, xs) => xs.into_vec().into_iter().for_each(release),
+            // `release` is passed on by reference: moved, its captures would be copied
+            // through the stack in a way the processor has to wait for.
+            Op::Nary(_, xs) => xs.into_vec().into_iter().for_each(&mut release),
             Op::Neuron(params, inputs) => {
                 if let Some(params) = Rc::into_inner(params) {
                     params.params.into_vec().into_iter().for_each(&mut release);
                 }
-                SharedInputs::let_go(inputs, release);
+                SharedInputs::let_go(inputs, &mut release);
             }
         }
     }
