@@ -90,6 +90,11 @@ fn predict_is_bit_for_bit_the_forward_pass() {
             assert_eq!(forward, model.predict(&x), "{activation:?} at {x:?}");
         }
     }
+    // Layers wider than 32 read their inputs into a heap buffer rather than a stack one.
+    let wide = Mlp::new(40, &[50, 1], &mut rng(4));
+    let x: Vec<f64> = (0..40).map(|i| (f64::from(i) * 0.37).sin()).collect();
+    let forward: Vec<f64> = wide.forward_data(&x).iter().map(Value::data).collect();
+    assert_eq!(forward, wide.predict(&x));
 }
 
 /// Asserts that each parameter's gradient (from a `backward()` already run) matches a
