@@ -117,13 +117,19 @@ impl NodeRef {
     /// Places the node that `make` builds (with a count of 1) in the next slot of this
     /// thread's current chunk. Taking a builder rather than a node lets the node be
     /// written straight into its slot instead of being staged on the stack first.
+    ///
+    /// `make` runs once the slot is handed out (it builds the op, which may clone
+    /// operands). Should it panic, the slot is left with a count of 0, which is what a
+    /// freed slot has: passes over the chunk skip it, and the chunk is never reused.
     #[inline]
     pub(crate) fn new(make: impl FnOnce() -> Node) -> NodeRef {
         let slot = ARENA
             .try_with(Arena::next_slot)
             .unwrap_or_else(|_| late_slot());
-        // SAFETY: `slot` is a slot of a live chunk that nothing else uses.
+        // SAFETY: `slot` is a slot of a live chunk that nothing else uses; writing one
+        // field of it initialises that field.
         let node = unsafe {
+            (&raw mut (*slot.as_ptr()).handles).write(Cell::new(0));
             slot.as_ptr().write(make());
             slot.as_ref()
         };
