@@ -600,9 +600,8 @@ impl MlpBuilder {
     }
 }
 
-/// Calls `f` with the data of `values`, read once: every neuron of a layer reads the
-/// same inputs, and a number in a plain array is cheaper to read than through a node.
-/// Layers up to 32 wide use a buffer on the stack.
+/// Calls `f` with the data of `values`, read once for all the neurons of a layer
+/// rather than once per neuron. Layers up to 32 wide use a buffer on the stack.
 fn with_data<R>(values: &[Value], f: impl FnOnce(&[f64]) -> R) -> R {
     const ON_STACK: usize = 32;
     if values.len() <= ON_STACK {
