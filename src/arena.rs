@@ -615,9 +615,10 @@ type SpareChunks = BinaryHeap<Spare>;
 /// A spare chunk, ordered for reuse: those freed since the last chunk was started
 /// come first (they are the likeliest to be in the caches), and among chunks freed
 /// between the same two starts, the lowest address first. So a graph freed and
-/// rebuilt is rebuilt in address order, whatever order its chunks were freed in:
-/// taking them in the reverse of that order (last freed, first reused) left a sum of
-/// 200,000 terms built after a dot product of as many 35% slower, every other time.
+/// rebuilt is rebuilt in address order, whatever order its chunks were freed in.
+/// Reusing the last freed first instead handed the bench's 200,000-term sum its
+/// chunks in reverse address order every other round, after a dot product that frees
+/// its inputs oldest first, and the sum then took 35% longer.
 struct Spare {
     chunk: NonNull<Chunk>,
     /// The `next_seq` of the arena when the chunk became spare.
