@@ -823,3 +823,25 @@ impl Drop for Arena {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SLOTS;
+    use crate::Value;
+
+    /// Inputs dropped from a vector free their chunks oldest first. The next graph
+    /// still gets those chunks lowest address first, so that it lies in memory in the
+    /// order it is built (reusing the last freed first would hand them back in reverse).
+    #[test]
+    fn chunks_freed_together_come_back_in_address_order() {
+        let build = || -> Vec<Value> { (0..5 * SLOTS).map(|i| Value::new(i as f64)).collect() };
+        let first = build();
+        drop(first);
+        let again = build();
+        let addresses: Vec<usize> = again.iter().map(|v| v.node.address()).collect();
+        assert!(
+            addresses.windows(2).all(|w| w[0] < w[1]),
+            "nodes built in order do not lie in address order"
+        );
+    }
+}
