@@ -80,15 +80,12 @@ impl Neuron {
     /// If `x` does not have one entry per weight.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Value {
-        self.forward_shared(&SharedInputs::collect(x.iter().cloned()))
+        let x = SharedInputs::collect(x.iter().cloned());
+        with_data(&x.values, |data| self.forward_with_data(&x, data))
     }
 
-    /// [`Neuron::forward`] on an input list that other neurons share.
-    fn forward_shared(&self, x: &Rc<SharedInputs>) -> Value {
-        with_data(&x.values, |data| self.forward_with_data(x, data))
-    }
-
-    /// [`Neuron::forward_shared`] with the inputs' data already read into `data`.
+    /// This neuron's node on the input list `x` (which other neurons may share), whose
+    /// data has been read into `data`.
     fn forward_with_data(&self, x: &Rc<SharedInputs>, data: &[f64]) -> Value {
         Value::from_op(self.predict(data), || {
             Op::Neuron(self.params.clone(), x.clone())
