@@ -169,6 +169,13 @@ fn w1_analytic() -> Box<dyn FnMut()> {
     })
 }
 
+/// A run of a workload that keeps no state of its own between runs (W2, W3).
+fn repeat(run: fn() -> f64) -> Box<dyn FnMut()> {
+    Box::new(move || {
+        black_box(run());
+    })
+}
+
 fn rows() -> Vec<Row> {
     let [(_, w1), (_, w2), (_, w3)] = node_counts();
     let row = |workload, contender, nodes, make| Row {
@@ -185,44 +192,28 @@ fn rows() -> Vec<Row> {
         row("W1 moons-step, scalar", "analytic", 0, w1_analytic),
         row("W1 moons-step, nn", "engine (Mlp)", 0, w1_nn),
         row("W2 relu chain 10^6", "engine", w2, || {
-            Box::new(|| {
-                black_box(engine_chain(CHAIN_STEPS, false));
-            })
+            repeat(|| engine_chain(CHAIN_STEPS, false))
         }),
         row("W2 relu chain 10^6", "tape", w2, || {
-            Box::new(|| {
-                black_box(tape_chain(CHAIN_STEPS, false));
-            })
+            repeat(|| tape_chain(CHAIN_STEPS, false))
         }),
         row("W2 tanh chain 10^6", "engine", w2, || {
-            Box::new(|| {
-                black_box(engine_chain(CHAIN_STEPS, true));
-            })
+            repeat(|| engine_chain(CHAIN_STEPS, true))
         }),
         row("W2 tanh chain 10^6", "tape", w2, || {
-            Box::new(|| {
-                black_box(tape_chain(CHAIN_STEPS, true));
-            })
+            repeat(|| tape_chain(CHAIN_STEPS, true))
         }),
         row("W3 sum 200k, repeated +", "engine", w3, || {
-            Box::new(|| {
-                black_box(engine_sum(SUM_TERMS));
-            })
+            repeat(|| engine_sum(SUM_TERMS))
         }),
         row("W3 sum 200k, repeated +", "tape", w3, || {
-            Box::new(|| {
-                black_box(tape_sum(SUM_TERMS));
-            })
+            repeat(|| tape_sum(SUM_TERMS))
         }),
         row(
             "W3 sum 200k, Value::dot",
             "engine",
             2 * SUM_TERMS + 1,
-            || {
-                Box::new(|| {
-                    black_box(engine_dot(SUM_TERMS));
-                })
-            },
+            || repeat(|| engine_dot(SUM_TERMS)),
         ),
     ]
 }
