@@ -8,57 +8,22 @@ mod workloads;
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use scalargrad::nn::Module;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use workloads::*;
 
-/// W1: one training step of micrograd's moons demo. The step updates the parameters,
-/// so each iteration gets fresh ones from the untimed setup.
+/// W1: one training step of micrograd's moons demo. Each contender trains on from step
+/// to step, starting again from the initial parameters every `DEMO_STEPS` steps, so
+/// that the steps timed are the demo's (see `DemoRun`).
 fn moons_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("W1 moons-step");
-    let data = w1_data();
-    let init = init_params(PARAM_SEED);
-    group.bench_function("engine, scalar graph", |b| {
-        b.iter_batched(
-            || engine_params(&init),
-            |params| black_box(engine_step(&params, &data, LEARNING_RATE)),
-            BatchSize::SmallInput,
-        );
-    });
-    group.bench_function("nn (Mlp, fused nodes)", |b| {
-        b.iter_batched(
-            || {
-                let model = nn_model(&init);
-                let params = model.parameters();
-                (model, params)
-            },
-            |(model, params)| black_box(nn_step(&model, &params, &data, LEARNING_RATE)),
-            BatchSize::SmallInput,
-        );
-    });
-    let mut tape = Tape::new();
-    group.bench_function("tape", |b| {
-        b.iter_batched(
-            || init.clone(),
-            |mut params| black_box(tape_step(&mut tape, &mut params, &data, LEARNING_RATE)),
-            BatchSize::SmallInput,
-        );
-    });
-    let mut scratch = Analytic::default();
-    group.bench_function("analytic", |b| {
-        b.iter_batched(
-            || init.clone(),
-            |mut params| {
-                black_box(analytic_step(
-                    &mut scratch,
-                    &mut params,
-                    &data,
-                    LEARNING_RATE,
-                ))
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    for (name, mut run) in [
+        ("engine, scalar graph", DemoRun::engine()),
+        ("nn (Mlp, fused nodes)", DemoRun::nn()),
+        ("tape", DemoRun::tape()),
+        ("analytic", DemoRun::analytic()),
+    ] {
+        group.bench_function(name, |b| b.iter(|| black_box(run.step())));
+    }
     group.finish();
 }
 

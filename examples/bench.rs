@@ -127,45 +127,10 @@ struct Row {
     peak: usize,
 }
 
-/// W1 engine state: the moons data and the parameters, trained in place step by step.
-fn w1_engine() -> Box<dyn FnMut()> {
-    let data = w1_data();
-    let params = engine_params(&init_params(PARAM_SEED));
+/// A W1 contender's run of demo steps (see `DemoRun`), as a timed closure.
+fn demo(mut run: DemoRun) -> Box<dyn FnMut()> {
     Box::new(move || {
-        black_box(engine_step(&params, &data, LEARNING_RATE));
-    })
-}
-
-/// W1 "nn" state: the crate's `Mlp` with the same initial parameters.
-fn w1_nn() -> Box<dyn FnMut()> {
-    let data = w1_data();
-    let model = nn_model(&init_params(PARAM_SEED));
-    let params = scalargrad::nn::Module::parameters(&model);
-    Box::new(move || {
-        black_box(nn_step(&model, &params, &data, LEARNING_RATE));
-    })
-}
-
-fn w1_tape() -> Box<dyn FnMut()> {
-    let data = w1_data();
-    let mut params = init_params(PARAM_SEED);
-    let mut tape = Tape::new();
-    Box::new(move || {
-        black_box(tape_step(&mut tape, &mut params, &data, LEARNING_RATE));
-    })
-}
-
-fn w1_analytic() -> Box<dyn FnMut()> {
-    let data = w1_data();
-    let mut params = init_params(PARAM_SEED);
-    let mut scratch = Analytic::default();
-    Box::new(move || {
-        black_box(analytic_step(
-            &mut scratch,
-            &mut params,
-            &data,
-            LEARNING_RATE,
-        ));
+        black_box(run.step());
     })
 }
 
@@ -187,10 +152,21 @@ fn rows() -> Vec<Row> {
         peak: 0,
     };
     vec![
-        row("W1 moons-step, scalar", "engine", w1, w1_engine),
-        row("W1 moons-step, scalar", "tape", w1, w1_tape),
-        row("W1 moons-step, scalar", "analytic", 0, w1_analytic),
-        row("W1 moons-step, nn", "engine (Mlp)", 0, w1_nn),
+        row("W1 moons-step, scalar", "engine", w1, || {
+            demo(DemoRun::engine())
+        }),
+        row(
+            "W1 moons-step, scalar",
+            "tape",
+            w1,
+            || demo(DemoRun::tape()),
+        ),
+        row("W1 moons-step, scalar", "analytic", 0, || {
+            demo(DemoRun::analytic())
+        }),
+        row("W1 moons-step, nn", "engine (Mlp)", 0, || {
+            demo(DemoRun::nn())
+        }),
         row("W2 relu chain 10^6", "engine", w2, || {
             repeat(|| engine_chain(CHAIN_STEPS, false))
         }),

@@ -44,6 +44,9 @@ pub const LAYERS: [usize; 3] = [16, 16, 1];
 pub const ALPHA: f64 = 1e-4;
 /// SGD learning rate of the W1 step.
 pub const LEARNING_RATE: f64 = 0.1;
+/// Steps in one W1 training run, as in micrograd's demo. The timed W1 contenders start
+/// again from the initial parameters after this many (see [`DemoRun`]).
+pub const DEMO_STEPS: usize = 100;
 /// Steps in the W2 chain.
 pub const CHAIN_STEPS: usize = 1_000_000;
 /// Terms in the W3 sum.
@@ -305,6 +308,96 @@ pub fn engine_step(params: &[Value], data: &Moons, lr: f64) -> f64 {
         p.set_data(p.data() - lr * p.grad());
     }
     loss.data()
+}
+
+/// A W1 contender's training run, started again from the initial parameters every
+/// [`DEMO_STEPS`] steps, so that every timed step is one of the demo's.
+///
+/// Trained on for thousands of steps, the model fits every point: each hinge term is
+/// then 0 and passes nothing back, a state no demo step is in. Contenders whose work
+/// depends on which gradients are zero would be timed on that state alone.
+pub struct DemoRun {
+    step: Box<DemoStep>,
+    init: Vec<f64>,
+    done: usize,
+}
+
+/// One step of a contender, given the initial parameters when it must start again
+/// (`None` otherwise); returns the loss.
+type DemoStep = dyn FnMut(Option<&[f64]>) -> f64;
+
+impl DemoRun {
+    /// A run of `step`, which is given the initial parameters when it must start
+    /// again (and `None` otherwise) and returns the loss.
+    fn new(step: impl FnMut(Option<&[f64]>) -> f64 + 'static) -> DemoRun {
+        DemoRun {
+            step: Box::new(step),
+            init: init_params(PARAM_SEED),
+            done: 0,
+        }
+    }
+
+    /// One training step; every [`DEMO_STEPS`] steps the parameters go back to their
+    /// initial values first. Returns the loss.
+    pub fn step(&mut self) -> f64 {
+        let restart = self.done == DEMO_STEPS;
+        if restart {
+            self.done = 0;
+        }
+        self.done += 1;
+        (self.step)(restart.then_some(self.init.as_slice()))
+    }
+
+    /// W1 "scalar" with the engine.
+    pub fn engine() -> DemoRun {
+        let data = w1_data();
+        let params = engine_params(&init_params(PARAM_SEED));
+        DemoRun::new(move |restart| {
+            if let Some(init) = restart {
+                params.iter().zip(init).for_each(|(p, &v)| p.set_data(v));
+            }
+            engine_step(&params, &data, LEARNING_RATE)
+        })
+    }
+
+    /// W1 "nn" with the crate's `Mlp`.
+    pub fn nn() -> DemoRun {
+        let data = w1_data();
+        let model = nn_model(&init_params(PARAM_SEED));
+        let params = model.parameters();
+        DemoRun::new(move |restart| {
+            if let Some(init) = restart {
+                params.iter().zip(init).for_each(|(p, &v)| p.set_data(v));
+            }
+            nn_step(&model, &params, &data, LEARNING_RATE)
+        })
+    }
+
+    /// W1 on the tape.
+    pub fn tape() -> DemoRun {
+        let data = w1_data();
+        let mut params = init_params(PARAM_SEED);
+        let mut tape = Tape::new();
+        DemoRun::new(move |restart| {
+            if let Some(init) = restart {
+                params.copy_from_slice(init);
+            }
+            tape_step(&mut tape, &mut params, &data, LEARNING_RATE)
+        })
+    }
+
+    /// W1 derived by hand.
+    pub fn analytic() -> DemoRun {
+        let data = w1_data();
+        let mut params = init_params(PARAM_SEED);
+        let mut scratch = Analytic::default();
+        DemoRun::new(move |restart| {
+            if let Some(init) = restart {
+                params.copy_from_slice(init);
+            }
+            analytic_step(&mut scratch, &mut params, &data, LEARNING_RATE)
+        })
+    }
 }
 
 /// The W1 parameters as engine leaves.
