@@ -80,6 +80,7 @@ mod backward;
 pub mod check;
 pub mod data;
 mod dot;
+mod finite;
 mod higher;
 mod math;
 pub mod nn;

@@ -24,6 +24,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
+use crate::finite::FiniteSince;
 use crate::higher::GradError;
 use crate::nn::Activation;
 use crate::value::Value;
@@ -48,8 +49,9 @@ pub(crate) enum Op {
     Custom(Rc<CustomFn>, Value),
     /// A whole neuron, `act(w·x + b)`, as one node. Both operand lists are shared
     /// handles (the neuron's parameters, and the inputs every neuron of a layer sees),
-    /// so building the node copies no list of operands.
-    Neuron(Rc<NeuronParams>, Rc<SharedInputs>),
+    /// so building the node copies no list of operands. The record says whether the
+    /// weights and inputs were all finite in the forward pass (see `finite.rs`).
+    Neuron(Rc<NeuronParams>, Rc<SharedInputs>, FiniteSince),
 }
 
 /// A neuron's parameters, weights then bias, and its activation: one operand list of a
@@ -538,9 +540,15 @@ impl NeuronParams {
     /// then the bias, then the activation. Both the forward pass and `Neuron::predict`
     /// compute it here, so the two agree bit for bit.
     pub(crate) fn value(&self, x: &[f64]) -> f64 {
+        self.activation.apply_f64(self.pre_activation(x))
+    }
+
+    /// `w·x + b` for inputs with data `x`: the weighted sum in input order, then the
+    /// bias.
+    pub(crate) fn pre_activation(&self, x: &[f64]) -> f64 {
         let (w, b) = self.weights_and_bias();
         let z: f64 = w.iter().zip(x).map(|(w, x)| w.data() * x).sum();
-        self.activation.apply_f64(z + b.data())
+        z + b.data()
     }
 
     pub(crate) fn weights_and_bias(&self) -> (&[Value], &Value) {
@@ -565,12 +573,24 @@ impl NeuronParams {
         }
     }
 
-    fn propagate(&self, x: &[Value], y: f64, g: f64) {
+    /// Adds the node's terms to its operands' gradients, given its inputs `x`, the
+    /// record of whether its weights and inputs were finite, its output `y` and its
+    /// adjoint `g`.
+    fn propagate(&self, x: &[Value], finite: FiniteSince, y: f64, g: f64) {
+        let slope = self.slope(y);
+        // With the adjoint or the slope 0 (a relu that is off, a hinge term that is
+        // met), every term is ±0 as long as its factors are finite, and adding ±0
+        // changes no gradient (none holds −0, see `Value::set_grad`). In a ReLU
+        // network most terms are such: this is the sparsity that a hand-written
+        // backward pass exploits by skipping, too.
+        let silent = (g == 0.0 && slope.is_finite()) || (slope == 0.0 && g.is_finite());
+        if silent && finite.holds() {
+            return;
+        }
         // g·(act'·xᵢ) rather than (g·act')·xᵢ, and operands in operand order (weights,
         // bias, inputs): the same products, added in the same order, as the graph
         // `derivative_values` builds, so both give identical numbers even where one node
         // is several operands.
-        let slope = self.slope(y);
         let (w, b) = self.weights_and_bias();
         for (w, x) in w.iter().zip(x) {
             w.add_grad(g * (x.data() * slope));
@@ -674,7 +694,7 @@ impl Op {
             }
             Op::Binary(_, xs) => [xs, &[]],
             Op::Nary(_, xs) => [xs, &[]],
-            Op::Neuron(p, x) => [&p.params, &x.values],
+            Op::Neuron(p, x, _) => [&p.params, &x.values],
         }
     }
 
@@ -690,7 +710,7 @@ impl Op {
     pub(crate) fn lists_to_visit(&self, pass: u64) -> [&[Value]; 2] {
         let first_time = |seen: &Cell<u64>| seen.replace(pass) != pass;
         match self {
-            Op::Neuron(p, x) => [
+            Op::Neuron(p, x, _) => [
                 if !p.all_leaves || first_time(&p.seen) {
                     &p.params
                 } else {
@@ -723,7 +743,7 @@ impl Op {
             // `release` is passed on by reference: moved, its captures would be copied
             // through the stack in a way the processor has to wait for.
             Op::Nary(_, xs) => xs.into_vec().into_iter().for_each(&mut release),
-            Op::Neuron(params, inputs) => {
+            Op::Neuron(params, inputs, _) => {
                 if let Some(params) = Rc::into_inner(params) {
                     params.params.into_vec().into_iter().for_each(&mut release);
                 }
@@ -753,7 +773,7 @@ impl Op {
             }
             Op::Nary(f, xs) => f.propagate(xs, y, g),
             Op::Custom(f, x) => x.add_grad(g * (f.df)(x.data())),
-            Op::Neuron(p, x) => p.propagate(&x.values, y, g),
+            Op::Neuron(p, x, finite) => p.propagate(&x.values, *finite, y, g),
         }
     }
 
@@ -775,7 +795,7 @@ impl Op {
             Op::Binary(f, [a, b]) => out.extend(f.derivative_value(a, b, y)),
             Op::Nary(f, xs) => f.derivative_values(xs, y, out),
             Op::Custom(f, x) => out.push(f.derivative_value(x)?),
-            Op::Neuron(p, x) => p.derivative_values(&x.values, y, out),
+            Op::Neuron(p, x, _) => p.derivative_values(&x.values, y, out),
         }
         Ok(())
     }
@@ -790,7 +810,7 @@ impl Op {
             Op::Binary(f, _) => f.symbol().to_owned(),
             Op::Nary(f, _) => f.symbol().to_owned(),
             Op::Custom(f, _) => f.display_name(),
-            Op::Neuron(p, _) => format!("{}(w·x+b)", p.activation.name()),
+            Op::Neuron(p, ..) => format!("{}(w·x+b)", p.activation.name()),
         }
     }
 }

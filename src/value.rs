@@ -11,6 +11,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::arena::NodeRef;
+use crate::finite;
 use crate::op::{CustomFn, Op};
 
 /// A scalar in a computation graph: its value, its gradient, and how it was made.
@@ -259,13 +260,25 @@ impl Value {
     /// assert_eq!(w.data(), 0.9);
     /// ```
     pub fn set_data(&self, data: f64) {
+        finite::note_write(data);
         self.node.data.set(data);
     }
 
     /// Replaces the accumulated gradient of this node only. To reset a whole graph, use
     /// [`Value::zero_grad`].
+    ///
+    /// A negative zero is stored as `0.0`. Gradients are sums that start at `0.0`,
+    /// which never make a negative zero, and keeping it that way lets `backward()`
+    /// skip terms that are ±0 without changing any gradient's bits.
+    ///
+    /// ```
+    /// let w = scalargrad::Value::new(1.0);
+    /// w.set_grad(-0.0);
+    /// assert!(w.grad().is_sign_positive());
+    /// ```
     pub fn set_grad(&self, grad: f64) {
-        self.node.grad.set(grad);
+        // −0 + 0 = +0; every other number is unchanged.
+        self.node.grad.set(grad + 0.0);
     }
 
     pub(crate) fn add_grad(&self, g: f64) {

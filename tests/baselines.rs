@@ -65,3 +65,29 @@ fn ten_steps_stay_in_agreement() {
         "the loss goes down: {first:?} → {last}"
     );
 }
+
+/// The crate's `Mlp` trains in step with the scalar graph through a whole demo run, in
+/// which most of its neurons pass nothing back (relus that are off, hinge terms that
+/// are met) and `backward()` skips them.
+#[test]
+fn the_nn_model_follows_the_scalar_graph_through_a_demo_run() {
+    let data = w1_data();
+    let init = init_params(PARAM_SEED);
+    let params = engine_params(&init);
+    let model = nn_model(&init);
+    let nn_params = scalargrad::nn::Module::parameters(&model);
+    for step in 0..DEMO_STEPS {
+        let e = engine_step(&params, &data, LEARNING_RATE);
+        let n = nn_step(&model, &nn_params, &data, LEARNING_RATE);
+        assert!(close(e, n, 0.0, 1e-9), "step {step}: loss {e} vs {n}");
+    }
+    let scale = init.iter().fold(0.0f64, |m, p| m.max(p.abs()));
+    for (i, (e, n)) in params.iter().zip(&nn_params).enumerate() {
+        assert!(
+            close(e.data(), n.data(), scale, 1e-9),
+            "parameter {i}: {} vs {}",
+            e.data(),
+            n.data()
+        );
+    }
+}

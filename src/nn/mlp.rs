@@ -7,6 +7,7 @@ use std::rc::Rc;
 use rand::Rng;
 
 use super::{Activation, Init, Module, ParameterCountError};
+use crate::finite::FiniteSince;
 use crate::op::{NeuronParams, Op, SharedInputs};
 use crate::value::Value;
 
@@ -87,8 +88,12 @@ impl Neuron {
     /// This neuron's node on the input list `x` (which other neurons may share), whose
     /// data has been read into `data`.
     fn forward_with_data(&self, x: &Rc<SharedInputs>, data: &[f64]) -> Value {
-        Value::from_op(self.predict(data), || {
-            Op::Neuron(self.params.clone(), x.clone())
+        self.check_input(data.len());
+        let z = self.params.pre_activation(data);
+        // A finite `z` means every weight and input was finite (see `finite.rs`).
+        let finite = FiniteSince::record(z.is_finite());
+        Value::from_op(self.params.activation.apply_f64(z), || {
+            Op::Neuron(self.params.clone(), x.clone(), finite)
         })
     }
 

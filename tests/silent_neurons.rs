@@ -1,0 +1,202 @@
+//! `backward()` skips the chain rule of a neuron whose adjoint or activation slope is 0:
+//! a relu that is off, a hinge term that is met. Every term it skips is ±0, so no
+//! gradient may change by a single bit, and a NaN or an infinity must still reach every
+//! gradient it reaches when nothing is skipped.
+//!
+//! The reference is the same network built from plain `*`, `+` and activation nodes,
+//! which `backward()` never skips and which adds the same products in the same order.
+//!
+//! The case count comes from `PROPTEST_CASES` (default 256).
+
+use proptest::prelude::*;
+use scalargrad::nn::loss::hinge;
+use scalargrad::nn::{Activation, Layer, Mlp, Module, Neuron};
+use scalargrad::Value;
+
+/// A neuron as a plain graph: the weighted sum in input order, then the bias, then the
+/// activation, as the fused node computes it.
+fn plain_neuron(params: &[Value], x: &[Value], activation: Activation) -> Value {
+    let (b, w) = params.split_last().expect("a bias");
+    let z = w
+        .iter()
+        .zip(x)
+        .map(|(w, x)| w * x)
+        .reduce(|s, t| s + t)
+        .expect("a weight");
+    activation.apply(&(z + b))
+}
+
+/// Whether two gradients are the same: the same bits, or both NaN.
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn leaves(xs: &[f64]) -> Vec<Value> {
+    xs.iter().map(|&x| Value::new(x)).collect()
+}
+
+/// A number for a weight, a bias or an input: often exactly 0 (relu'(0) = 0, a neuron
+/// whose sum is 0), otherwise of either sign.
+fn number() -> impl Strategy<Value = f64> {
+    prop_oneof![1 => Just(0.0), 6 => -3.0..3.0]
+}
+
+/// A hidden activation whose slope is 0 or 1, so that the fused node's g·(x·slope)
+/// and the plain graph's (g·slope)·x round alike.
+fn activation() -> impl Strategy<Value = Activation> {
+    prop_oneof![
+        Just(Activation::Relu),
+        Just(Activation::Linear),
+        Just(Activation::LeakyRelu(0.0)),
+    ]
+}
+
+/// A network with `nin` inputs, `hidden` neurons of `activation` and one linear
+/// output, from its parameters (neuron by neuron, weights then bias), beside the same
+/// network as plain graphs over leaves of its own.
+struct Twins {
+    model: Mlp,
+    /// Each neuron's parameters, the output neuron's last.
+    plain: Vec<Vec<Value>>,
+    activation: Activation,
+}
+
+impl Twins {
+    fn new(nin: usize, hidden: usize, activation: Activation, params: &[f64]) -> Twins {
+        let (h, o) = params.split_at(hidden * (nin + 1));
+        let groups: Vec<&[f64]> = h.chunks(nin + 1).chain([o]).collect();
+        let neuron = |p: &[f64], activation| {
+            let (b, w) = p.split_last().expect("a bias");
+            Neuron::from_weights(w, *b, activation)
+        };
+        let (output, hidden_groups) = groups.split_last().expect("an output neuron");
+        let model = Mlp::from_layers(vec![
+            Layer::from_neurons(
+                hidden_groups
+                    .iter()
+                    .map(|p| neuron(p, activation))
+                    .collect(),
+            ),
+            Layer::from_neurons(vec![neuron(output, Activation::Linear)]),
+        ]);
+        Twins {
+            model,
+            plain: groups.iter().map(|p| leaves(p)).collect(),
+            activation,
+        }
+    }
+
+    /// The plain graph's score for inputs `x`.
+    fn plain_score(&self, x: &[Value]) -> Value {
+        let (output, hidden) = self.plain.split_last().expect("an output neuron");
+        let h: Vec<Value> = hidden
+            .iter()
+            .map(|p| plain_neuron(p, x, self.activation))
+            .collect();
+        plain_neuron(output, &h, Activation::Linear)
+    }
+}
+
+/// Sizes, parameters and a batch of inputs for [`Twins`].
+fn network() -> impl Strategy<Value = (usize, usize, Vec<f64>, Vec<Vec<f64>>)> {
+    (1..4usize, 1..6usize).prop_flat_map(|(nin, hidden)| {
+        let count = hidden * (nin + 1) + hidden + 1;
+        (
+            Just(nin),
+            Just(hidden),
+            prop::collection::vec(number(), count),
+            prop::collection::vec(prop::collection::vec(number(), nin), 1..5),
+        )
+    })
+}
+
+proptest! {
+    /// A hinge loss over a small ReLU (or leaky, or linear) network: every parameter's
+    /// and every input's gradient has the bits it has through the plain graph.
+    #[test]
+    fn skipping_silent_neurons_changes_no_gradient(
+        (nin, hidden, params, batch) in network(),
+        activation in activation(),
+        labels in prop::collection::vec(prop_oneof![Just(-1.0), Just(1.0)], 4),
+    ) {
+        let twins = Twins::new(nin, hidden, activation, &params);
+        let labels = &labels[..batch.len()];
+        let inputs: Vec<Vec<Value>> = batch.iter().map(|x| leaves(x)).collect();
+        let plain_inputs: Vec<Vec<Value>> = batch.iter().map(|x| leaves(x)).collect();
+        let scores: Vec<Value> = inputs.iter().map(|x| twins.model.forward(x)[0].clone()).collect();
+        let plain_scores: Vec<Value> = plain_inputs.iter().map(|x| twins.plain_score(x)).collect();
+        let (loss, plain_loss) = (hinge(&scores, labels), hinge(&plain_scores, labels));
+        prop_assert_eq!(loss.data().to_bits(), plain_loss.data().to_bits());
+        loss.backward();
+        plain_loss.backward();
+        let plain_params = twins.plain.iter().flatten();
+        for (i, (p, q)) in twins.model.parameters().iter().zip(plain_params).enumerate() {
+            prop_assert!(same(p.grad(), q.grad()), "parameter {}: {} vs {}", i, p.grad(), q.grad());
+        }
+        for (x, y) in inputs.iter().flatten().zip(plain_inputs.iter().flatten()) {
+            prop_assert!(same(x.grad(), y.grad()), "input: {} vs {}", x.grad(), y.grad());
+        }
+    }
+}
+
+/// A relu neuron that is off, `relu(w·x + b)` with `x = [x0, 1]`, `w = [1, 1]`, `b = 0`,
+/// and its inputs, scaled by `scale` into a loss.
+fn relu_that_is_off(x0: f64, scale: f64) -> (Neuron, Vec<Value>, Value) {
+    let neuron = Neuron::from_weights(&[1.0, 1.0], 0.0, Activation::Relu);
+    let x = leaves(&[x0, 1.0]);
+    let y = neuron.forward(&x);
+    assert_eq!(y.data(), 0.0, "the relu is off");
+    let loss = y * scale;
+    (neuron, x, loss)
+}
+
+#[test]
+fn an_infinite_input_still_makes_nan_through_a_relu_that_is_off() {
+    // z = −inf: the relu is off, and ∂/∂w₀ = g·(x₀·0) = 3·(−inf·0) is NaN.
+    let (neuron, x, loss) = relu_that_is_off(f64::NEG_INFINITY, 3.0);
+    loss.backward();
+    assert!(neuron.weights()[0].grad().is_nan());
+    assert_eq!(neuron.weights()[1].grad(), 0.0);
+    assert_eq!(x[1].grad(), 0.0);
+}
+
+#[test]
+fn a_weight_made_nan_after_the_forward_pass_still_reaches_the_inputs() {
+    // Finite in the forward pass, so the node's record says finite; `set_data` then
+    // writes a NaN, and ∂/∂x₀ = g·(w₀·0) is NaN.
+    let (neuron, x, loss) = relu_that_is_off(-5.0, 3.0);
+    neuron.weights()[0].set_data(f64::NAN);
+    loss.backward();
+    assert!(x[0].grad().is_nan());
+    assert_eq!(x[1].grad(), 0.0);
+    assert_eq!(neuron.bias().grad(), 0.0);
+}
+
+#[test]
+fn an_infinite_adjoint_through_a_relu_that_is_off_gives_nan() {
+    // g = inf and slope 0: ∂/∂w₁ = inf·(1·0) is NaN.
+    let (neuron, _, loss) = relu_that_is_off(-5.0, f64::INFINITY);
+    loss.backward();
+    assert!(neuron.weights()[1].grad().is_nan());
+    assert!(neuron.bias().grad().is_nan());
+}
+
+#[test]
+fn a_zero_adjoint_through_an_infinite_slope_gives_nan() {
+    // A leaky relu with slope inf below 0, and an adjoint of 0: ∂/∂w₁ = 0·(1·inf) is NaN.
+    let neuron = Neuron::from_weights(&[1.0, 1.0], 0.0, Activation::LeakyRelu(f64::INFINITY));
+    let x = leaves(&[-5.0, 1.0]);
+    let loss = neuron.forward(&x) * 0.0;
+    loss.backward();
+    assert!(neuron.weights()[1].grad().is_nan());
+}
+
+#[test]
+fn a_gradient_set_to_negative_zero_ends_as_the_full_chain_rule_leaves_it() {
+    // Without skipping, w₁ would get −0 + 3·(1·0) = +0. Skipping adds nothing, so the
+    // gradient must not hold −0 to begin with.
+    let (neuron, _, loss) = relu_that_is_off(-5.0, 3.0);
+    neuron.weights()[1].set_grad(-0.0);
+    loss.backward();
+    assert_eq!(neuron.weights()[1].grad().to_bits(), 0.0f64.to_bits());
+}
