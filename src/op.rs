@@ -582,8 +582,10 @@ impl NeuronParams {
         // met), every term is ±0 as long as its factors are finite, and adding ±0
         // changes no gradient (none holds −0, see `Value::set_grad`). In a ReLU
         // network most terms are such: this is the sparsity that a hand-written
-        // backward pass exploits by skipping, too.
-        let silent = (g == 0.0 && slope.is_finite()) || (slope == 0.0 && g.is_finite());
+        // backward pass exploits by skipping, too. With g = 0 the terms are g·(xᵢ·act')
+        // and g·(wᵢ·act'): finite factors times a slope of at most 1 stay finite (a
+        // steeper leaky relu could overflow to ∞, and 0·∞ is NaN).
+        let silent = (g == 0.0 && slope.abs() <= 1.0) || (slope == 0.0 && g.is_finite());
         if silent && finite.holds() {
             return;
         }

@@ -200,3 +200,15 @@ fn a_gradient_set_to_negative_zero_ends_as_the_full_chain_rule_leaves_it() {
     loss.backward();
     assert_eq!(neuron.weights()[1].grad().to_bits(), 0.0f64.to_bits());
 }
+
+#[test]
+fn a_zero_adjoint_through_a_steep_slope_that_overflows_gives_nan() {
+    // A leaky relu with slope 10¹⁰ below 0, finite weights and inputs, an adjoint of 0:
+    // ∂/∂w₀ = 0·(x₀·10¹⁰) = 0·(−inf) is NaN.
+    let neuron = Neuron::from_weights(&[1.0], 0.0, Activation::LeakyRelu(1e10));
+    let x = leaves(&[-1e300]);
+    let loss = neuron.forward(&x) * 0.0;
+    loss.backward();
+    assert!(neuron.weights()[0].grad().is_nan());
+    assert_eq!(neuron.bias().grad(), 0.0);
+}
