@@ -38,7 +38,7 @@
 //! - A node's `handles` count is the number of live [`NodeRef`]s to it. A slot holds
 //!   an initialised node exactly while the count is positive. When the count reaches 0
 //!   the node's op is moved out and the slot given up; the count stays 0, which is how
-//!   [`sweep`] and [`reset_stamps`] tell a freed slot from a live one.
+//!   [`sweep`] and [`for_each_live_node`] tell a freed slot from a live one.
 //! - A chunk's `live` count is the number of its slots that are either handed out and
 //!   not yet freed, or not handed out yet while the chunk is its thread's current chunk.
 //!   At 0 the chunk is spare: it goes back to its thread's spare list, or, once the
@@ -298,10 +298,11 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
     }
 }
 
-/// Resets the traversal stamp of every live node in this thread's arena (see
-/// `value::take_passes`). Nodes created while the thread exits are not in the arena;
-/// they would need 2³⁰ traversals during the exit for their stamps to matter.
-pub(crate) fn reset_stamps() {
+/// Calls `f` on every live node in this thread's arena. Used by the rare passes that
+/// must touch every node: resetting traversal stamps (see `value::take_passes`) and
+/// clearing zero-safe flags (see `sparse.rs`). Nodes created while the thread exits are
+/// not in the arena; neither pass needs them (see the callers).
+pub(crate) fn for_each_live_node(mut f: impl FnMut(&Node)) {
     let _ = ARENA.try_with(|arena| {
         let chunks: Vec<NonNull<Chunk>> = arena.chunks.borrow().values().copied().collect();
         for chunk in chunks {
@@ -316,7 +317,7 @@ pub(crate) fn reset_stamps() {
                 // a node (see `sweep`).
                 unsafe {
                     if (*slot.as_ptr()).handles.get() > 0 {
-                        slot.as_ref().mark.reset();
+                        f(slot.as_ref());
                     }
                 }
             }

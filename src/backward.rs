@@ -13,6 +13,7 @@ use std::ops::ControlFlow;
 
 use crate::arena;
 use crate::op::Op;
+use crate::sparse;
 use crate::value::{next_pass, reserve_passes, stamp_of, Node, Value, Visit};
 
 /// Marks `value` as reached by backward pass `pass` (whose stamp is `stamp`), if it was
@@ -269,7 +270,9 @@ impl Value {
         // adjoint is complete. Each node the sweep must see is reached (and its chunk
         // flagged) by a node it meets earlier; `waiting` counts the computed ones not
         // yet met, and the sweep stops when none is left. Leaves have nothing to pass
-        // on, so they are reached but never waited for.
+        // on, so they are reached but never waited for. A zero-safe node that would
+        // pass back only ±0 reaches nothing (see `sparse.rs`).
+        sparse::forget_if_stale();
         let pass = next_pass();
         let stamp = stamp_of(pass);
         let mut parked = Vec::new();
@@ -280,24 +283,26 @@ impl Value {
                 if node.mark.state(stamp) == Visit::New || node.op.is_leaf() {
                     return ControlFlow::Continue(());
                 }
-                let mut reach =
-                    |x: &Value| waiting += usize::from(reach(x, pass, stamp, &mut parked));
-                // The common shapes first, without going through operand lists.
-                match &node.op {
-                    Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => reach(x),
-                    Op::Binary(_, [a, b]) => {
-                        reach(a);
-                        reach(b);
-                    }
-                    op => {
-                        for list in op.lists_to_visit(pass) {
-                            for x in list {
-                                reach(x);
+                if !(node.mark.is_zero_safe() && node.passes_only_zeros()) {
+                    let mut reach =
+                        |x: &Value| waiting += usize::from(reach(x, pass, stamp, &mut parked));
+                    // The common shapes first, without going through operand lists.
+                    match &node.op {
+                        Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => reach(x),
+                        Op::Binary(_, [a, b]) => {
+                            reach(a);
+                            reach(b);
+                        }
+                        op => {
+                            for list in op.lists_to_visit(pass) {
+                                for x in list {
+                                    reach(x);
+                                }
                             }
                         }
                     }
+                    node.op.propagate(node.data.get(), node.grad.get());
                 }
-                node.op.propagate(node.data.get(), node.grad.get());
                 waiting -= 1;
                 if waiting == 0 {
                     ControlFlow::Break(())

@@ -80,12 +80,12 @@ mod backward;
 pub mod check;
 pub mod data;
 mod dot;
-mod finite;
 mod higher;
 mod math;
 pub mod nn;
 mod op;
 mod reduce;
+mod sparse;
 mod value;
 
 pub use anomaly::NonFiniteError;

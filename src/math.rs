@@ -10,11 +10,15 @@ use crate::value::Value;
 
 impl Value {
     fn unary(&self, f: Unary) -> Value {
-        Value::from_op(f.value(self.data()), || Op::Unary(f, self.clone()))
+        let safe = f.keeps_zeros() && self.is_zero_safe();
+        Value::from_op(f.value(self.data()), safe, || Op::Unary(f, self.clone()))
     }
 
     fn param(&self, f: Param, c: f64) -> Value {
-        Value::from_op(f.value(self.data(), c), || Op::Param(f, self.clone(), c))
+        let safe = f.keeps_zeros(c) && self.is_zero_safe();
+        Value::from_op(f.value(self.data(), c), safe, || {
+            Op::Param(f, self.clone(), c)
+        })
     }
 
     pub(crate) fn binary(&self, f: Binary, other: &Value) -> Value {
@@ -24,10 +28,11 @@ impl Value {
     /// `f(a, b)` as a new node that takes over the handles `a` and `b`: owned operands
     /// (temporaries such as the product in `a * b + c`) move into the node with no
     /// reference count touched.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn combine(f: Binary, a: Value, b: Value) -> Value {
         let data = f.value(a.data(), b.data());
-        Value::from_op(data, || Op::Binary(f, [a, b]))
+        let safe = f.keeps_zeros() & a.is_zero_safe() & b.is_zero_safe();
+        Value::from_op(data, safe, || Op::Binary(f, [a, b]))
     }
 
     /// `xᶜ` for a constant `c`; derivative `c·x^(c−1)`.

@@ -24,9 +24,9 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
-use crate::finite::FiniteSince;
 use crate::higher::GradError;
 use crate::nn::Activation;
+use crate::sparse;
 use crate::value::Value;
 
 /// The record of how a node was made: its kind and its operands.
@@ -49,9 +49,8 @@ pub(crate) enum Op {
     Custom(Rc<CustomFn>, Value),
     /// A whole neuron, `act(w·x + b)`, as one node. Both operand lists are shared
     /// handles (the neuron's parameters, and the inputs every neuron of a layer sees),
-    /// so building the node copies no list of operands. The record says whether the
-    /// weights and inputs were all finite in the forward pass (see `finite.rs`).
-    Neuron(Rc<NeuronParams>, Rc<SharedInputs>, FiniteSince),
+    /// so building the node copies no list of operands.
+    Neuron(Rc<NeuronParams>, Rc<SharedInputs>),
 }
 
 /// A neuron's parameters, weights then bias, and its activation: one operand list of a
@@ -64,6 +63,9 @@ pub(crate) struct NeuronParams {
     pub(crate) all_leaves: bool,
     /// The last traversal that went through this list (see [`Op::lists_to_visit`]).
     pub(crate) seen: Cell<u64>,
+    /// [`NeuronParams::keeps_zeros`]'s answer, and the `sparse::generation` it holds
+    /// for.
+    pub(crate) zero_safe: Cell<Option<(u64, bool)>>,
 }
 
 /// The inputs of one layer's forward pass: one operand list that every neuron of the
@@ -72,6 +74,8 @@ pub(crate) struct SharedInputs {
     pub(crate) values: Vec<Value>,
     /// The last traversal that went through this list (see [`Op::lists_to_visit`]).
     pub(crate) seen: Cell<u64>,
+    /// Whether every value was zero-safe when the list was made (see `sparse.rs`).
+    pub(crate) zero_safe: bool,
 }
 
 impl SharedInputs {
@@ -87,12 +91,12 @@ impl SharedInputs {
                 Rc::new(SharedInputs {
                     values: Vec::new(),
                     seen: Cell::new(0),
+                    zero_safe: false,
                 })
             });
-        Rc::get_mut(&mut list)
-            .expect("a kept list has no other handle")
-            .values
-            .extend(values);
+        let inputs = Rc::get_mut(&mut list).expect("a kept list has no other handle");
+        inputs.values.extend(values);
+        inputs.zero_safe = inputs.values.iter().all(Value::is_zero_safe);
         list
     }
 
@@ -540,15 +544,9 @@ impl NeuronParams {
     /// then the bias, then the activation. Both the forward pass and `Neuron::predict`
     /// compute it here, so the two agree bit for bit.
     pub(crate) fn value(&self, x: &[f64]) -> f64 {
-        self.activation.apply_f64(self.pre_activation(x))
-    }
-
-    /// `w·x + b` for inputs with data `x`: the weighted sum in input order, then the
-    /// bias.
-    pub(crate) fn pre_activation(&self, x: &[f64]) -> f64 {
         let (w, b) = self.weights_and_bias();
         let z: f64 = w.iter().zip(x).map(|(w, x)| w.data() * x).sum();
-        z + b.data()
+        self.activation.apply_f64(z + b.data())
     }
 
     pub(crate) fn weights_and_bias(&self) -> (&[Value], &Value) {
@@ -573,26 +571,12 @@ impl NeuronParams {
         }
     }
 
-    /// Adds the node's terms to its operands' gradients, given its inputs `x`, the
-    /// record of whether its weights and inputs were finite, its output `y` and its
-    /// adjoint `g`.
-    fn propagate(&self, x: &[Value], finite: FiniteSince, y: f64, g: f64) {
-        let slope = self.slope(y);
-        // With the adjoint or the slope 0 (a relu that is off, a hinge term that is
-        // met), every term is ±0 as long as its factors are finite, and adding ±0
-        // changes no gradient (none holds −0, see `Value::set_grad`). In a ReLU
-        // network most terms are such: this is the sparsity that a hand-written
-        // backward pass exploits by skipping, too. With g = 0 the terms are g·(xᵢ·act')
-        // and g·(wᵢ·act'): finite factors times a slope of at most 1 stay finite (a
-        // steeper leaky relu could overflow to ∞, and 0·∞ is NaN).
-        let silent = (g == 0.0 && slope.abs() <= 1.0) || (slope == 0.0 && g.is_finite());
-        if silent && finite.holds() {
-            return;
-        }
+    fn propagate(&self, x: &[Value], y: f64, g: f64) {
         // g·(act'·xᵢ) rather than (g·act')·xᵢ, and operands in operand order (weights,
         // bias, inputs): the same products, added in the same order, as the graph
         // `derivative_values` builds, so both give identical numbers even where one node
         // is several operands.
+        let slope = self.slope(y);
         let (w, b) = self.weights_and_bias();
         for (w, x) in w.iter().zip(x) {
             w.add_grad(g * (x.data() * slope));
@@ -661,7 +645,8 @@ impl CustomFn {
             });
         };
         let next = CustomFn::of_order(self.name.clone(), self.order + 1, self.derivatives.clone());
-        Ok(Expr(Value::from_op(df(x.data()), || {
+        // A user's derivative may be infinite at a finite point: never zero-safe.
+        Ok(Expr(Value::from_op(df(x.data()), false, || {
             Op::Custom(Rc::new(next), x.clone())
         })))
     }
@@ -682,6 +667,84 @@ fn no_derivative(_: f64) -> f64 {
 }
 
 // ---------------------------------------------------------------------------------------
+// Which ops turn a zero adjoint into zeros only: their local derivatives are finite
+// wherever their operands' data and their own is (see `sparse.rs`).
+// ---------------------------------------------------------------------------------------
+
+impl Unary {
+    pub(crate) fn keeps_zeros(self) -> bool {
+        match self {
+            // 0.5/y is ∞ at x = 0; 1/x and −y² overflow for tiny finite x.
+            Unary::Sqrt | Unary::Ln | Unary::Recip => false,
+            // Constants, y itself, 1 − y², y(1 − y), σ(x), cos x, sin x, sign and step.
+            Unary::Neg
+            | Unary::Exp
+            | Unary::Abs
+            | Unary::Sin
+            | Unary::Cos
+            | Unary::Tanh
+            | Unary::Sigmoid
+            | Unary::Relu
+            | Unary::Softplus => true,
+        }
+    }
+}
+
+impl Param {
+    pub(crate) fn keeps_zeros(self, c: f64) -> bool {
+        match self {
+            // 1 or c.
+            Param::LeakyRelu => c.is_finite(),
+            // c·x^(c−1) is 0, 1 or 2x for these; other powers are ∞ at 0 or can
+            // overflow where xᶜ does not.
+            Param::Powf | Param::Powi => c == 0.0 || c == 1.0 || c == 2.0,
+        }
+    }
+}
+
+impl Binary {
+    pub(crate) fn keeps_zeros(self) -> bool {
+        match self {
+            // 1/b and −y/b overflow for tiny finite b; aᵇ's partials are ∞ at a = 0.
+            Binary::Div | Binary::Pow => false,
+            // ±1, the other operand, or a split of 1.
+            Binary::Add | Binary::Sub | Binary::Mul | Binary::Max | Binary::Min => true,
+        }
+    }
+}
+
+impl Nary {
+    pub(crate) fn keeps_zeros(self) -> bool {
+        match self {
+            // 1, the other factor, a softmax weight in [0, 1].
+            Nary::Sum | Nary::Dot | Nary::LogSumExp => true,
+        }
+    }
+}
+
+impl NeuronParams {
+    /// Whether the neuron's nodes keep zeros as far as the neuron goes: its parameters
+    /// are zero-safe and its slope is never steeper than 1, so that the terms
+    /// 0·(xᵢ·act') and 0·(wᵢ·act') cannot be 0·∞ (`xᵢ·act'` could overflow with a
+    /// steeper leaky relu). Checked once per `sparse::generation`.
+    pub(crate) fn keeps_zeros(&self) -> bool {
+        let generation = sparse::generation();
+        if let Some((checked, answer)) = self.zero_safe.get() {
+            if checked == generation {
+                return answer;
+            }
+        }
+        let gentle = match self.activation {
+            Activation::Relu | Activation::Tanh | Activation::Sigmoid | Activation::Linear => true,
+            Activation::LeakyRelu(s) => s.abs() <= 1.0,
+        };
+        let answer = gentle && self.params.iter().all(Value::is_zero_safe);
+        self.zero_safe.set(Some((generation, answer)));
+        answer
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The chain rule for one node.
 // ---------------------------------------------------------------------------------------
 
@@ -696,7 +759,7 @@ impl Op {
             }
             Op::Binary(_, xs) => [xs, &[]],
             Op::Nary(_, xs) => [xs, &[]],
-            Op::Neuron(p, x, _) => [&p.params, &x.values],
+            Op::Neuron(p, x) => [&p.params, &x.values],
         }
     }
 
@@ -712,7 +775,7 @@ impl Op {
     pub(crate) fn lists_to_visit(&self, pass: u64) -> [&[Value]; 2] {
         let first_time = |seen: &Cell<u64>| seen.replace(pass) != pass;
         match self {
-            Op::Neuron(p, x, _) => [
+            Op::Neuron(p, x) => [
                 if !p.all_leaves || first_time(&p.seen) {
                     &p.params
                 } else {
@@ -722,6 +785,13 @@ impl Op {
             ],
             _ => self.operand_lists(),
         }
+    }
+
+    /// Whether a neuron with output `y` and adjoint `g` passes back only ±0 because its
+    /// slope is 0 (see `sparse.rs`); false for any other op.
+    #[inline]
+    pub(crate) fn is_neuron_with_slope_0(&self, y: f64, g: f64) -> bool {
+        matches!(self, Op::Neuron(p, _) if p.slope(y) == 0.0 && g.is_finite())
     }
 
     /// Whether this is [`Op::Leaf`].
@@ -745,7 +815,7 @@ impl Op {
             // `release` is passed on by reference: moved, its captures would be copied
             // through the stack in a way the processor has to wait for.
             Op::Nary(_, xs) => xs.into_vec().into_iter().for_each(&mut release),
-            Op::Neuron(params, inputs, _) => {
+            Op::Neuron(params, inputs) => {
                 if let Some(params) = Rc::into_inner(params) {
                     params.params.into_vec().into_iter().for_each(&mut release);
                 }
@@ -775,7 +845,7 @@ impl Op {
             }
             Op::Nary(f, xs) => f.propagate(xs, y, g),
             Op::Custom(f, x) => x.add_grad(g * (f.df)(x.data())),
-            Op::Neuron(p, x, finite) => p.propagate(&x.values, *finite, y, g),
+            Op::Neuron(p, x) => p.propagate(&x.values, y, g),
         }
     }
 
@@ -797,7 +867,7 @@ impl Op {
             Op::Binary(f, [a, b]) => out.extend(f.derivative_value(a, b, y)),
             Op::Nary(f, xs) => f.derivative_values(xs, y, out),
             Op::Custom(f, x) => out.push(f.derivative_value(x)?),
-            Op::Neuron(p, x, _) => p.derivative_values(&x.values, y, out),
+            Op::Neuron(p, x) => p.derivative_values(&x.values, y, out),
         }
         Ok(())
     }
@@ -812,7 +882,7 @@ impl Op {
             Op::Binary(f, _) => f.symbol().to_owned(),
             Op::Nary(f, _) => f.symbol().to_owned(),
             Op::Custom(f, _) => f.display_name(),
-            Op::Neuron(p, ..) => format!("{}(w·x+b)", p.activation.name()),
+            Op::Neuron(p, _) => format!("{}(w·x+b)", p.activation.name()),
         }
     }
 }

@@ -10,7 +10,8 @@ use crate::value::Value;
 
 impl Value {
     fn nary(f: Nary, operands: Box<[Value]>) -> Value {
-        Value::from_op(f.value(&operands), || Op::Nary(f, operands))
+        let safe = f.keeps_zeros() && operands.iter().all(Value::is_zero_safe);
+        Value::from_op(f.value(&operands), safe, || Op::Nary(f, operands))
     }
 
     /// `Σ xᵢ` as one node; each term's derivative is 1. The sum of no terms is 0.

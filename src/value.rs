@@ -11,8 +11,8 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::arena::NodeRef;
-use crate::finite;
 use crate::op::{CustomFn, Op};
+use crate::sparse;
 
 /// A scalar in a computation graph: its value, its gradient, and how it was made.
 ///
@@ -62,7 +62,8 @@ pub(crate) struct Node {
     /// pass's adjoint (see `backward.rs`).
     pub(crate) grad: Cell<f64>,
     pub(crate) op: Op,
-    /// Traversal stamp and label flag, packed so the node stays small (see [`Mark`]).
+    /// Traversal stamp, label flag and zero-safe flag, packed so the node stays small
+    /// (see [`Mark`]).
     pub(crate) mark: Mark,
     /// How many handles point to the node; kept by `arena.rs`.
     pub(crate) handles: Cell<u32>,
@@ -70,19 +71,33 @@ pub(crate) struct Node {
 
 const _: () = assert!(std::mem::size_of::<Node>() == 48);
 
-/// Where a node stands in the current traversal, and whether it has a label, packed in
-/// 32 bits: the low 30 bits of the pass that last reached it, whether that pass is done
-/// with it (bit 1), and the label flag (bit 0).
+impl Node {
+    /// Whether the node, if zero-safe, passes only ±0 back to its operands in the
+    /// current backward pass (see `sparse.rs`): its adjoint is 0, or it is a neuron
+    /// whose slope is 0 and its adjoint finite.
+    #[inline]
+    pub(crate) fn passes_only_zeros(&self) -> bool {
+        let g = self.grad.get();
+        g == 0.0
+            || (matches!(self.op, Op::Neuron(..))
+                && self.op.is_neuron_with_slope_0(self.data.get(), g))
+    }
+}
+
+/// Where a node stands in the current traversal, whether it has a label, and whether it
+/// is zero-safe (see `sparse.rs`), packed in 32 bits: the low 29 bits of the pass that
+/// last reached it, whether that pass is done with it (bit 2), the zero-safe flag
+/// (bit 1) and the label flag (bit 0).
 ///
 /// A stamp rather than a visited set: marking and testing a node is one load and one
 /// store, with no hashing, and nothing needs resetting between passes. Stamps come from
 /// a per-thread pass counter, which is enough because a graph never leaves its thread.
 /// Keeping only the low bits of a pass is safe because every stamp on the thread is
-/// reset when the counter enters a new block of 2³⁰ passes (see [`take_passes`]).
+/// reset when the counter enters a new block of 2²⁹ passes (see [`take_passes`]).
 pub(crate) struct Mark(Cell<u32>);
 
 /// Passes whose stamps share their low bits: a block of this many.
-const EPOCH: u64 = 1 << 30;
+const EPOCH: u64 = 1 << 29;
 
 /// The part of pass `pass` that a node's [`Mark`] keeps.
 pub(crate) fn stamp_of(pass: u64) -> u32 {
@@ -102,17 +117,22 @@ pub(crate) enum Visit {
 
 impl Mark {
     const LABELLED: u32 = 1;
-    const DONE: u32 = 2;
+    const ZERO_SAFE: u32 = 2;
+    const DONE: u32 = 4;
+    /// Where the stamp starts.
+    const SHIFT: u32 = 3;
+    /// The flags that traversals leave as they are.
+    const FLAGS: u32 = Self::LABELLED | Self::ZERO_SAFE;
 
-    fn new() -> Mark {
-        Mark(Cell::new(0))
+    fn new(zero_safe: bool) -> Mark {
+        Mark(Cell::new(if zero_safe { Self::ZERO_SAFE } else { 0 }))
     }
 
     /// The node's standing in the pass whose stamp (see [`stamp_of`]) is `stamp`.
     #[inline]
     pub(crate) fn state(&self, stamp: u32) -> Visit {
         let m = self.0.get();
-        if m >> 2 != stamp {
+        if m >> Self::SHIFT != stamp {
             Visit::New
         } else if m & Self::DONE == 0 {
             Visit::Open
@@ -127,24 +147,36 @@ impl Mark {
     pub(crate) fn set(&self, stamp: u32, state: Visit) {
         let done = if state == Visit::Done { Self::DONE } else { 0 };
         self.0
-            .set((stamp << 2) | done | (self.0.get() & Self::LABELLED));
+            .set((stamp << Self::SHIFT) | done | (self.0.get() & Self::FLAGS));
     }
 
     /// The stamp of the last traversal that visited the node (see [`stamp_of`]).
     pub(crate) fn stamp(&self) -> u32 {
-        self.0.get() >> 2
+        self.0.get() >> Self::SHIFT
     }
 
-    /// Overwrites the stamp with pass `pass`'s, keeping the label flag. Used to number
-    /// the nodes of one traversal with passes reserved by [`reserve_passes`].
+    /// Overwrites the stamp with pass `pass`'s, keeping the flags. Used to number the
+    /// nodes of one traversal with passes reserved by [`reserve_passes`].
     pub(crate) fn set_stamp(&self, pass: u64) {
         self.0
-            .set((stamp_of(pass) << 2) | (self.0.get() & Self::LABELLED));
+            .set((stamp_of(pass) << Self::SHIFT) | (self.0.get() & Self::FLAGS));
     }
 
     /// Forgets every traversal (see [`take_passes`]).
     pub(crate) fn reset(&self) {
-        self.0.set(self.0.get() & Self::LABELLED);
+        self.0.set(self.0.get() & Self::FLAGS);
+    }
+
+    /// Whether the node is zero-safe (see `sparse.rs`).
+    #[inline]
+    pub(crate) fn is_zero_safe(&self) -> bool {
+        self.0.get() & Self::ZERO_SAFE != 0
+    }
+
+    /// Sets or clears the zero-safe flag (see `sparse.rs`).
+    pub(crate) fn set_zero_safe(&self, zero_safe: bool) {
+        let flag = if zero_safe { Self::ZERO_SAFE } else { 0 };
+        self.0.set((self.0.get() & !Self::ZERO_SAFE) | flag);
     }
 
     pub(crate) fn is_labelled(&self) -> bool {
@@ -185,7 +217,7 @@ fn take_passes(count: usize) -> u64 {
     let count = count.max(1) as u64;
     assert!(
         count < EPOCH - 1,
-        "a traversal of more than 2^30 nodes is not supported"
+        "a traversal of more than 2^29 nodes is not supported"
     );
     PASS.with(|p| {
         let last = p.get();
@@ -197,7 +229,9 @@ fn take_passes(count: usize) -> u64 {
             first += 1;
         }
         if first / EPOCH != last / EPOCH {
-            crate::arena::reset_stamps();
+            // Nodes created while the thread exits are not in the arena; they would
+            // need 2²⁹ traversals during the exit for their stamps to matter.
+            crate::arena::for_each_live_node(|node| node.mark.reset());
         }
         p.set(first + count - 1);
         first
@@ -213,24 +247,31 @@ impl Value {
     /// ```
     #[must_use]
     pub fn new(data: f64) -> Value {
-        Value::from_op(data, || Op::Leaf)
+        Value::from_op(data, true, || Op::Leaf)
     }
 
     /// A new node with data `data`, placed in this thread's current chunk (see
-    /// `arena.rs`), whose op `make_op` builds.
+    /// `arena.rs`), whose op `make_op` builds. `operands_zero_safe` says whether the op
+    /// keeps zeros zero and its operands are zero-safe; the node is zero-safe if, in
+    /// addition, its data is finite (see `sparse.rs`).
     ///
     /// The op is built once the slot is found, so that it is written straight into the
     /// slot: an op built first is staged on the stack in pieces and copied in wider
     /// loads, which the processor cannot forward from the narrower stores and waits
     /// for (W1's scalar step went from 0.87 to 0.69 ms when this changed).
     #[inline]
-    pub(crate) fn from_op(data: f64, make_op: impl FnOnce() -> Op) -> Value {
+    pub(crate) fn from_op(
+        data: f64,
+        operands_zero_safe: bool,
+        make_op: impl FnOnce() -> Op,
+    ) -> Value {
+        let zero_safe = operands_zero_safe & data.is_finite();
         Value {
             node: NodeRef::new(|| Node {
                 data: Cell::new(data),
                 grad: Cell::new(0.0),
                 op: make_op(),
-                mark: Mark::new(),
+                mark: Mark::new(zero_safe),
                 handles: Cell::new(1),
             }),
         }
@@ -260,7 +301,11 @@ impl Value {
     /// assert_eq!(w.data(), 0.9);
     /// ```
     pub fn set_data(&self, data: f64) {
-        finite::note_write(data);
+        sparse::note_write(data);
+        if self.node.op.is_leaf() {
+            // A leaf is zero-safe exactly when its data is finite (see `sparse.rs`).
+            self.node.mark.set_zero_safe(data.is_finite());
+        }
         self.node.data.set(data);
     }
 
@@ -279,6 +324,12 @@ impl Value {
     pub fn set_grad(&self, grad: f64) {
         // −0 + 0 = +0; every other number is unchanged.
         self.node.grad.set(grad + 0.0);
+    }
+
+    /// Whether the node is zero-safe (see `sparse.rs`).
+    #[inline]
+    pub(crate) fn is_zero_safe(&self) -> bool {
+        self.node.mark.is_zero_safe()
     }
 
     pub(crate) fn add_grad(&self, g: f64) {
@@ -410,7 +461,10 @@ impl Value {
         derivatives: &[fn(f64) -> f64],
     ) -> Value {
         let custom = CustomFn::new(name, derivatives);
-        Value::from_op(f(self.data()), || Op::Custom(Rc::new(custom), self.clone()))
+        // A user's derivative may be infinite at a finite point: never zero-safe.
+        Value::from_op(f(self.data()), false, || {
+            Op::Custom(Rc::new(custom), self.clone())
+        })
     }
 
     fn address(&self) -> usize {
@@ -464,9 +518,9 @@ pub(crate) fn forget_label(address: usize) {
 mod tests {
     use super::*;
 
-    /// Stamps keep only the low 30 bits of a pass. After 2³⁰ passes the low bits come
+    /// Stamps keep only the low 29 bits of a pass. After 2²⁹ passes the low bits come
     /// round again, and a stamp left from the first block must not pass for one of the
-    /// second: here `y` and `a` carry pass 1's stamp, which is also pass 2³⁰ + 1's.
+    /// second: here `y` and `a` carry pass 1's stamp, which is also pass 2²⁹ + 1's.
     #[test]
     fn stamps_from_an_earlier_block_of_passes_do_not_count() {
         std::thread::spawn(|| {

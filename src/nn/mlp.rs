@@ -7,7 +7,6 @@ use std::rc::Rc;
 use rand::Rng;
 
 use super::{Activation, Init, Module, ParameterCountError};
-use crate::finite::FiniteSince;
 use crate::op::{NeuronParams, Op, SharedInputs};
 use crate::value::Value;
 
@@ -70,6 +69,7 @@ impl Neuron {
                 params: params.into_boxed_slice(),
                 activation,
                 seen: Cell::new(0),
+                zero_safe: Cell::new(None),
             }),
         }
     }
@@ -88,12 +88,9 @@ impl Neuron {
     /// This neuron's node on the input list `x` (which other neurons may share), whose
     /// data has been read into `data`.
     fn forward_with_data(&self, x: &Rc<SharedInputs>, data: &[f64]) -> Value {
-        self.check_input(data.len());
-        let z = self.params.pre_activation(data);
-        // A finite `z` means every weight and input was finite (see `finite.rs`).
-        let finite = FiniteSince::record(z.is_finite());
-        Value::from_op(self.params.activation.apply_f64(z), || {
-            Op::Neuron(self.params.clone(), x.clone(), finite)
+        let safe = x.zero_safe && self.params.keeps_zeros();
+        Value::from_op(self.predict(data), safe, || {
+            Op::Neuron(self.params.clone(), x.clone())
         })
     }
 

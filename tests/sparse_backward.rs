@@ -1,10 +1,12 @@
-//! `backward()` skips the chain rule of a neuron whose adjoint or activation slope is 0:
-//! a relu that is off, a hinge term that is met. Every term it skips is ±0, so no
-//! gradient may change by a single bit, and a NaN or an infinity must still reach every
-//! gradient it reaches when nothing is skipped.
+//! `backward()` skips what a zero adjoint reaches: a node whose adjoint is 0 (a relu
+//! that is off, a hinge term that is met), or a neuron whose slope is 0, passes back
+//! nothing when everything below it is zero-safe (see `src/sparse.rs`). Every term it
+//! skips is ±0, so no gradient may change by a single bit, and a NaN or an infinity
+//! must still reach every gradient it reaches when nothing is skipped.
 //!
-//! The reference is the same network built from plain `*`, `+` and activation nodes,
-//! which `backward()` never skips and which adds the same products in the same order.
+//! The reference is the same graph differentiated with nothing skipped (see
+//! [`backward_skipping_nothing`]); for networks, the same network built from plain
+//! `*`, `+` and activation nodes.
 //!
 //! The case count comes from `PROPTEST_CASES` (default 256).
 
@@ -12,6 +14,14 @@ use proptest::prelude::*;
 use scalargrad::nn::loss::hinge;
 use scalargrad::nn::{Activation, Layer, Mlp, Module, Neuron};
 use scalargrad::Value;
+
+/// `loss.backward()` with nothing skipped: a NaN written with `set_data` anywhere on the
+/// thread makes the next `backward()` take the zero-safe flag from every computed node
+/// (the same walk that keeps skipping exact after such a write).
+fn backward_skipping_nothing(loss: &Value) {
+    Value::new(0.0).set_data(f64::NAN);
+    loss.backward();
+}
 
 /// A neuron as a plain graph: the weighted sum in input order, then the bias, then the
 /// activation, as the fused node computes it.
@@ -112,9 +122,10 @@ fn network() -> impl Strategy<Value = (usize, usize, Vec<f64>, Vec<Vec<f64>>)> {
 
 proptest! {
     /// A hinge loss over a small ReLU (or leaky, or linear) network: every parameter's
-    /// and every input's gradient has the bits it has through the plain graph.
+    /// and every input's gradient has the bits it has through the plain graph with
+    /// nothing skipped.
     #[test]
-    fn skipping_silent_neurons_changes_no_gradient(
+    fn skipping_in_a_network_changes_no_gradient(
         (nin, hidden, params, batch) in network(),
         activation in activation(),
         labels in prop::collection::vec(prop_oneof![Just(-1.0), Just(1.0)], 4),
@@ -122,13 +133,14 @@ proptest! {
         let twins = Twins::new(nin, hidden, activation, &params);
         let labels = &labels[..batch.len()];
         let inputs: Vec<Vec<Value>> = batch.iter().map(|x| leaves(x)).collect();
-        let plain_inputs: Vec<Vec<Value>> = batch.iter().map(|x| leaves(x)).collect();
         let scores: Vec<Value> = inputs.iter().map(|x| twins.model.forward(x)[0].clone()).collect();
-        let plain_scores: Vec<Value> = plain_inputs.iter().map(|x| twins.plain_score(x)).collect();
-        let (loss, plain_loss) = (hinge(&scores, labels), hinge(&plain_scores, labels));
-        prop_assert_eq!(loss.data().to_bits(), plain_loss.data().to_bits());
+        let loss = hinge(&scores, labels);
         loss.backward();
-        plain_loss.backward();
+        let plain_inputs: Vec<Vec<Value>> = batch.iter().map(|x| leaves(x)).collect();
+        let plain_scores: Vec<Value> = plain_inputs.iter().map(|x| twins.plain_score(x)).collect();
+        let plain_loss = hinge(&plain_scores, labels);
+        prop_assert_eq!(loss.data().to_bits(), plain_loss.data().to_bits());
+        backward_skipping_nothing(&plain_loss);
         let plain_params = twins.plain.iter().flatten();
         for (i, (p, q)) in twins.model.parameters().iter().zip(plain_params).enumerate() {
             prop_assert!(same(p.grad(), q.grad()), "parameter {}: {} vs {}", i, p.grad(), q.grad());
@@ -137,6 +149,148 @@ proptest! {
             prop_assert!(same(x.grad(), y.grad()), "input: {} vs {}", x.grad(), y.grad());
         }
     }
+
+    /// Random graphs over awkward numbers (0, subnormals, huge values) and ops whose
+    /// derivatives are infinite or overflow at finite points, behind relus that are
+    /// often off: skipping changes no gradient's bits.
+    #[test]
+    fn skipping_in_awkward_graphs_changes_no_gradient(graph in awkward_graph()) {
+        let (leaves, out) = graph.build();
+        out.backward();
+        let (unskipped, out) = graph.build();
+        backward_skipping_nothing(&out);
+        for (i, (a, b)) in leaves.iter().zip(&unskipped).enumerate() {
+            prop_assert!(same(a.grad(), b.grad()), "leaf {}: {} skipping, {} not", i, a.grad(), b.grad());
+        }
+    }
+}
+
+/// One step of an [`AwkwardGraph`]: an op on earlier nodes, by index.
+#[derive(Clone, Debug)]
+enum Awkward {
+    Add(usize, usize),
+    Mul(usize, usize),
+    Div(usize, usize),
+    Pow(usize, usize),
+    Max(usize, usize),
+    Sqrt(usize),
+    Ln(usize),
+    Recip(usize),
+    Tanh(usize),
+    Relu(usize),
+    Square(usize),
+    Cube(usize),
+    /// `a^0.5`: an infinite derivative at 0.
+    Root(usize),
+    /// `a^−1`: a derivative that overflows where the power does not.
+    Inverse(usize),
+    /// `relu(a − 1)`: off for most of these numbers, so zeros flow back.
+    Gate(usize),
+    /// A user's function, `x²` with the derivative `2x`.
+    Custom(usize),
+}
+
+/// Leaves with awkward values and steps over them; the output is the last node.
+#[derive(Clone, Debug)]
+struct AwkwardGraph {
+    leaves: Vec<f64>,
+    steps: Vec<Awkward>,
+}
+
+impl AwkwardGraph {
+    fn build(&self) -> (Vec<Value>, Value) {
+        let leaves = leaves(&self.leaves);
+        let mut nodes = leaves.clone();
+        for step in &self.steps {
+            let v = |i: usize| &nodes[i];
+            let node = match *step {
+                Awkward::Add(a, b) => v(a) + v(b),
+                Awkward::Mul(a, b) => v(a) * v(b),
+                Awkward::Div(a, b) => v(a) / v(b),
+                Awkward::Pow(a, b) => v(a).pow(v(b)),
+                Awkward::Max(a, b) => v(a).max(v(b)),
+                Awkward::Sqrt(a) => v(a).sqrt(),
+                Awkward::Ln(a) => v(a).ln(),
+                Awkward::Recip(a) => v(a).recip(),
+                Awkward::Tanh(a) => v(a).tanh(),
+                Awkward::Relu(a) => v(a).relu(),
+                Awkward::Square(a) => v(a).powi(2),
+                Awkward::Cube(a) => v(a).powi(3),
+                Awkward::Root(a) => v(a).powf(0.5),
+                Awkward::Inverse(a) => v(a).powi(-1),
+                Awkward::Gate(a) => (v(a) - 1.0).relu(),
+                Awkward::Custom(a) => v(a).custom("square", |x| x * x, |x| 2.0 * x),
+            };
+            nodes.push(node);
+        }
+        let out = nodes.pop().expect("a node");
+        (leaves, out)
+    }
+}
+
+fn awkward_graph() -> impl Strategy<Value = AwkwardGraph> {
+    let value = prop_oneof![
+        Just(0.0),
+        Just(-0.0),
+        Just(1.0),
+        Just(-1.5),
+        Just(5e-324),
+        Just(1e-310),
+        Just(1e-200),
+        Just(1e300),
+        Just(-1e300),
+        -3.0..3.0f64,
+    ];
+    (prop::collection::vec(value, 1..5), 1..12usize).prop_flat_map(|(leaves, n)| {
+        let first = leaves.len();
+        let steps: Vec<BoxedStrategy<Awkward>> = (0..n)
+            .map(|k| {
+                // Half the time the node just before, so that steps chain up to the output.
+                let i = move || prop_oneof![Just(first + k - 1), 0..first + k];
+                prop_oneof![
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::Add(a, b)),
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::Mul(a, b)),
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::Div(a, b)),
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::Pow(a, b)),
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::Max(a, b)),
+                    1 => i().prop_map(Awkward::Sqrt),
+                    1 => i().prop_map(Awkward::Ln),
+                    1 => i().prop_map(Awkward::Recip),
+                    1 => i().prop_map(Awkward::Tanh),
+                    1 => i().prop_map(Awkward::Relu),
+                    1 => i().prop_map(Awkward::Square),
+                    1 => i().prop_map(Awkward::Cube),
+                    1 => i().prop_map(Awkward::Root),
+                    1 => i().prop_map(Awkward::Inverse),
+                    3 => i().prop_map(Awkward::Gate),
+                    1 => i().prop_map(Awkward::Custom),
+                ]
+                .boxed()
+            })
+            .collect();
+        (Just(leaves), steps).prop_map(|(leaves, steps)| AwkwardGraph { leaves, steps })
+    })
+}
+
+#[test]
+fn sqrt_at_zero_behind_a_relu_that_is_off_still_gives_nan() {
+    // relu(√x − 1) at x = 0 is off: the adjoint of √x is 0, and √x's derivative there
+    // is ∞, so ∂/∂x = 0·∞ is NaN. √x is not zero-safe, so nothing above it is skipped.
+    let x = Value::new(0.0);
+    let y = (x.sqrt() - 1.0).relu();
+    y.backward();
+    assert!(x.grad().is_nan());
+}
+
+#[test]
+fn an_infinity_written_after_the_graph_was_built_still_reaches_the_gradients() {
+    // relu(c·x − 10) with c = 3, x = 2 is off, and every node was zero-safe when built.
+    // Writing x = ∞ afterwards makes ∂/∂c = 0·x = 0·∞ NaN.
+    let (c, x) = (Value::new(3.0), Value::new(2.0));
+    let y = (&c * &x - 10.0).relu();
+    x.set_data(f64::INFINITY);
+    y.backward();
+    assert!(c.grad().is_nan());
 }
 
 /// A relu neuron that is off, `relu(w·x + b)` with `x = [x0, 1]`, `w = [1, 1]`, `b = 0`,
@@ -211,4 +365,19 @@ fn a_zero_adjoint_through_a_steep_slope_that_overflows_gives_nan() {
     loss.backward();
     assert!(neuron.weights()[0].grad().is_nan());
     assert_eq!(neuron.bias().grad(), 0.0);
+}
+
+#[test]
+fn an_input_made_infinite_before_an_earlier_backward_pass_is_not_taken_for_finite() {
+    // x is set to −inf and a backward pass runs (clearing the flags of the nodes built
+    // so far); only then is the neuron built on x: its relu is off (z = −inf), and
+    // ∂/∂w₀ = g·(x₀·0) is NaN.
+    let neuron = Neuron::from_weights(&[1.0, 1.0], 0.0, Activation::Relu);
+    let x = leaves(&[-5.0, 1.0]);
+    x[0].set_data(f64::NEG_INFINITY);
+    let other = &x[1] * 2.0;
+    other.backward();
+    let loss = neuron.forward(&x) * 3.0;
+    loss.backward();
+    assert!(neuron.weights()[0].grad().is_nan());
 }
