@@ -57,7 +57,8 @@ use std::mem::{offset_of, size_of, MaybeUninit};
 use std::ops::{ControlFlow, Deref};
 use std::ptr::{self, NonNull};
 
-use crate::value::{forget_label, Node};
+use crate::op::Op;
+use crate::value::{forget_label, Node, Value};
 
 /// Bytes per chunk, which is also the chunk's alignment.
 const CHUNK_BYTES: usize = 1 << 15;
@@ -348,10 +349,7 @@ unsafe fn free_graph(first: NonNull<Node>) {
     let mut pending = PENDING.try_with(Cell::take).unwrap_or_default();
     let mut next = Some(first);
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
-        // SAFETY: the count is 0, so nothing else refers to the node. Its op is moved
-        // out once, and the slot given up right after; the rest is plain data.
-        let op = unsafe { ptr::read(&raw const (*slot.as_ptr()).op) };
-        op.release_operands(|operand| {
+        let mut release = |operand: Value| {
             let operand = operand.node.into_raw();
             // SAFETY: `operand` was a live handle, so its node is initialised.
             let handles = unsafe { &(*operand.as_ptr()).handles };
@@ -370,7 +368,24 @@ unsafe fn free_graph(first: NonNull<Node>) {
                     pending.push(earlier);
                 }
             }
-        });
+        };
+        // SAFETY: the count is 0, so nothing else refers to the node. Its op (or, for
+        // the common binary node, its two operands) is moved out once, and the slot
+        // given up right after; the rest is plain data.
+        unsafe {
+            // The common shapes are read in place: moving the whole op out first
+            // copies it through the stack, and dispatching on its kind costs an
+            // indirect jump (W1's scalar step went from 0.55 to 0.48 ms).
+            match &(*slot.as_ptr()).op {
+                Op::Binary(_, [a, b]) => {
+                    let (a, b) = (ptr::read(a), ptr::read(b));
+                    release(a);
+                    release(b);
+                }
+                Op::Unary(_, x) | Op::Param(_, x, _) => release(ptr::read(x)),
+                _ => ptr::read(&raw const (*slot.as_ptr()).op).release_operands(&mut release),
+            }
+        }
         // SAFETY: the op has been moved out and its operands released.
         unsafe { given_up.add(slot) };
     }
