@@ -370,8 +370,8 @@ unsafe fn free_graph(first: NonNull<Node>) {
             }
         };
         // SAFETY: the count is 0, so nothing else refers to the node. Its op (or, for
-        // the common binary node, its two operands) is moved out once, and the slot
-        // given up right after; the rest is plain data.
+        // the common shapes, its operands) is moved out once, and the slot given up
+        // right after; the rest is plain data.
         unsafe {
             // The common shapes are read in place: moving the whole op out first
             // copies it through the stack, and dispatching on its kind costs an

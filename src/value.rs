@@ -295,6 +295,10 @@ impl Value {
     /// Results already computed from this node keep their old data: build the graph
     /// again (call the model again) to see the new value flow through.
     ///
+    /// Writing a NaN or an infinity costs the next [`Value::backward`] on this thread
+    /// one visit to every live node, to keep its skipping of zeros exact (see the
+    /// README, "How it works").
+    ///
     /// ```
     /// let w = scalargrad::Value::new(1.0);
     /// w.set_data(w.data() - 0.1);
