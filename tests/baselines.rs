@@ -91,3 +91,23 @@ fn the_nn_model_follows_the_scalar_graph_through_a_demo_run() {
         );
     }
 }
+
+/// A timed run starts again from the initial parameters after each demo run of
+/// `DEMO_STEPS` steps, so that every timed step is one of the demo's.
+#[test]
+fn a_demo_run_starts_again_after_its_last_step() {
+    for mut run in [
+        DemoRun::engine(),
+        DemoRun::nn(),
+        DemoRun::tape(),
+        DemoRun::analytic(),
+    ] {
+        let losses: Vec<f64> = (0..DEMO_STEPS + 2).map(|_| run.step()).collect();
+        assert_ne!(
+            losses[1], losses[0],
+            "the parameters change from step to step"
+        );
+        assert_eq!(losses[DEMO_STEPS], losses[0], "the first step again");
+        assert_eq!(losses[DEMO_STEPS + 1], losses[1]);
+    }
+}

@@ -348,15 +348,32 @@ impl DemoRun {
         (self.step)(restart.then_some(self.init.as_slice()))
     }
 
-    /// W1 "scalar" with the engine.
-    pub fn engine() -> DemoRun {
-        let data = w1_data();
-        let params = engine_params(&init_params(PARAM_SEED));
+    /// A run whose parameters are engine leaves, trained by `step`.
+    fn on_values(params: Vec<Value>, mut step: impl FnMut(&[Value]) -> f64 + 'static) -> DemoRun {
         DemoRun::new(move |restart| {
             if let Some(init) = restart {
                 params.iter().zip(init).for_each(|(p, &v)| p.set_data(v));
             }
-            engine_step(&params, &data, LEARNING_RATE)
+            step(&params)
+        })
+    }
+
+    /// A run whose parameters are plain numbers, trained by `step`.
+    fn on_numbers(mut step: impl FnMut(&mut [f64]) -> f64 + 'static) -> DemoRun {
+        let mut params = init_params(PARAM_SEED);
+        DemoRun::new(move |restart| {
+            if let Some(init) = restart {
+                params.copy_from_slice(init);
+            }
+            step(&mut params)
+        })
+    }
+
+    /// W1 "scalar" with the engine.
+    pub fn engine() -> DemoRun {
+        let data = w1_data();
+        DemoRun::on_values(engine_params(&init_params(PARAM_SEED)), move |params| {
+            engine_step(params, &data, LEARNING_RATE)
         })
     }
 
@@ -365,38 +382,23 @@ impl DemoRun {
         let data = w1_data();
         let model = nn_model(&init_params(PARAM_SEED));
         let params = model.parameters();
-        DemoRun::new(move |restart| {
-            if let Some(init) = restart {
-                params.iter().zip(init).for_each(|(p, &v)| p.set_data(v));
-            }
-            nn_step(&model, &params, &data, LEARNING_RATE)
+        DemoRun::on_values(params, move |params| {
+            nn_step(&model, params, &data, LEARNING_RATE)
         })
     }
 
     /// W1 on the tape.
     pub fn tape() -> DemoRun {
         let data = w1_data();
-        let mut params = init_params(PARAM_SEED);
         let mut tape = Tape::new();
-        DemoRun::new(move |restart| {
-            if let Some(init) = restart {
-                params.copy_from_slice(init);
-            }
-            tape_step(&mut tape, &mut params, &data, LEARNING_RATE)
-        })
+        DemoRun::on_numbers(move |params| tape_step(&mut tape, params, &data, LEARNING_RATE))
     }
 
     /// W1 derived by hand.
     pub fn analytic() -> DemoRun {
         let data = w1_data();
-        let mut params = init_params(PARAM_SEED);
         let mut scratch = Analytic::default();
-        DemoRun::new(move |restart| {
-            if let Some(init) = restart {
-                params.copy_from_slice(init);
-            }
-            analytic_step(&mut scratch, &mut params, &data, LEARNING_RATE)
-        })
+        DemoRun::on_numbers(move |params| analytic_step(&mut scratch, params, &data, LEARNING_RATE))
     }
 }
 
