@@ -151,10 +151,14 @@ impl fmt::Display for GradcheckError {
 
 impl Error for GradcheckError {}
 
+/// A fresh leaf for each input.
+fn leaves(inputs: &[f64]) -> Vec<Value> {
+    inputs.iter().map(|&x| Value::new(x)).collect()
+}
+
 /// Evaluates `f` at `inputs` without keeping the graph.
 fn eval<F: Fn(&[Value]) -> Value>(f: &F, inputs: &[f64]) -> f64 {
-    let xs: Vec<Value> = inputs.iter().map(|&x| Value::new(x)).collect();
-    f(&xs).data()
+    f(&leaves(inputs)).data()
 }
 
 /// The central finite-difference gradient of `f` at `inputs`:
@@ -208,7 +212,7 @@ pub fn gradcheck<F: Fn(&[Value]) -> Value>(
     opts: &Options,
 ) -> Result<Report, GradcheckError> {
     validate(opts).map_err(GradcheckError::InvalidOptions)?;
-    let xs: Vec<Value> = inputs.iter().map(|&x| Value::new(x)).collect();
+    let xs = leaves(inputs);
     let y = f(&xs);
     if !y.data().is_finite() {
         return Err(GradcheckError::NonFinite {
@@ -425,7 +429,7 @@ impl From<GradError> for GradgradcheckError {
 
 /// `f(inputs)` and its gradient from `backward()`, on fresh leaves.
 fn value_and_gradient<F: Fn(&[Value]) -> Value>(f: &F, inputs: &[f64]) -> (f64, Vec<f64>) {
-    let xs: Vec<Value> = inputs.iter().map(|&x| Value::new(x)).collect();
+    let xs = leaves(inputs);
     let y = f(&xs);
     y.backward();
     (y.data(), xs.iter().map(Value::grad).collect())
@@ -472,7 +476,7 @@ pub fn gradgradcheck<F: Fn(&[Value]) -> Value>(
     opts: &Options,
 ) -> Result<SecondOrderReport, GradgradcheckError> {
     validate(opts).map_err(GradgradcheckError::InvalidOptions)?;
-    let xs: Vec<Value> = inputs.iter().map(|&x| Value::new(x)).collect();
+    let xs = leaves(inputs);
     let y = f(&xs);
     if !y.data().is_finite() {
         return Err(GradgradcheckError::NonFinite {
@@ -480,7 +484,8 @@ pub fn gradgradcheck<F: Fn(&[Value]) -> Value>(
             what: format!("output {}", y.data()),
         });
     }
-    let (_, gradient) = value_and_gradient(&f, inputs);
+    y.backward();
+    let gradient: Vec<f64> = xs.iter().map(Value::grad).collect();
     if let Some(g) = gradient.iter().find(|g| !g.is_finite()) {
         return Err(GradgradcheckError::NonFinite {
             entry: None,

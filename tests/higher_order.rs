@@ -600,6 +600,18 @@ fn gradgradcheck_passes_on_rosenbrock() {
     assert_eq!(report.gradient.len(), 2);
 }
 
+/// `f` is evaluated once for the graph and twice per input, as the docs say.
+#[test]
+fn gradgradcheck_calls_f_once_plus_twice_per_input() {
+    let calls = std::cell::Cell::new(0);
+    let f = |v: &[Value]| {
+        calls.set(calls.get() + 1);
+        rosenbrock(v)
+    };
+    gradgradcheck(f, &[-1.2, 1.0], &Options::default()).unwrap();
+    assert_eq!(calls.get(), 1 + 2 * 2);
+}
+
 /// The negative control: a custom op whose first derivative is right and second is
 /// wrong passes gradcheck and must fail gradgradcheck, at the entry that uses it.
 #[test]

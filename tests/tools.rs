@@ -202,3 +202,15 @@ fn operators_cover_every_combination() {
 fn dot_of_mismatched_slices_panics_with_a_clear_message() {
     let _ = Value::dot(&[Value::new(1.0)], &[]);
 }
+
+/// `f` is evaluated once for the graph and twice per input, as the docs say.
+#[test]
+fn gradcheck_calls_f_once_plus_twice_per_input() {
+    let calls = std::cell::Cell::new(0);
+    let f = |v: &[Value]| {
+        calls.set(calls.get() + 1);
+        &v[0] * &v[1] + v[2].tanh()
+    };
+    gradcheck(f, &[0.5, -1.0, 0.3], &Options::default()).unwrap();
+    assert_eq!(calls.get(), 1 + 2 * 3);
+}
