@@ -78,9 +78,7 @@ impl Node {
     #[inline]
     pub(crate) fn passes_only_zeros(&self) -> bool {
         let g = self.grad.get();
-        g == 0.0
-            || (matches!(self.op, Op::Neuron(..))
-                && self.op.is_neuron_with_slope_0(self.data.get(), g))
+        g == 0.0 || self.op.is_neuron_with_slope_0(self.data.get(), g)
     }
 }
 
