@@ -273,14 +273,7 @@ impl Module for Layer {
 
 impl fmt::Display for Layer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Layer of [")?;
-        for (i, n) in self.neurons.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{n}")?;
-        }
-        f.write_str("]")
+        write_list(f, "Layer", &self.neurons)
     }
 }
 
@@ -496,15 +489,20 @@ impl Module for Mlp {
 
 impl fmt::Display for Mlp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MLP of [")?;
-        for (i, layer) in self.layers.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{layer}")?;
-        }
-        f.write_str("]")
+        write_list(f, "MLP", &self.layers)
     }
+}
+
+/// Writes `name of [a, b, …]`, micrograd's way of printing a layer or a model.
+fn write_list(f: &mut fmt::Formatter<'_>, name: &str, items: &[impl fmt::Display]) -> fmt::Result {
+    write!(f, "{name} of [")?;
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{item}")?;
+    }
+    f.write_str("]")
 }
 
 impl fmt::Debug for Mlp {
