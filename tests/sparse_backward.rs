@@ -13,7 +13,7 @@
 use proptest::prelude::*;
 use scalargrad::nn::loss::hinge;
 use scalargrad::nn::{Activation, Layer, Mlp, Module, Neuron};
-use scalargrad::Value;
+use scalargrad::{logsumexp, Value};
 
 /// `loss.backward()` with nothing skipped: a NaN written with `set_data` anywhere on the
 /// thread makes the next `backward()` take the zero-safe flag from every computed node
@@ -169,15 +169,26 @@ proptest! {
 #[derive(Clone, Debug)]
 enum Awkward {
     Add(usize, usize),
+    Sub(usize, usize),
     Mul(usize, usize),
     Div(usize, usize),
     Pow(usize, usize),
     Max(usize, usize),
+    Min(usize, usize),
     Sqrt(usize),
     Ln(usize),
     Recip(usize),
+    Neg(usize),
+    Exp(usize),
+    Abs(usize),
+    Sin(usize),
+    Cos(usize),
     Tanh(usize),
+    Sigmoid(usize),
+    Softplus(usize),
     Relu(usize),
+    /// `leaky_relu(a, 0.1)`.
+    Leaky(usize),
     Square(usize),
     Cube(usize),
     /// `a^0.5`: an infinite derivative at 0.
@@ -188,6 +199,10 @@ enum Awkward {
     Gate(usize),
     /// A user's function, `x²` with the derivative `2x`.
     Custom(usize),
+    Sum(usize, usize, usize),
+    /// `a·b + c·d` as one node.
+    Dot(usize, usize, usize, usize),
+    LogSumExp(usize, usize),
 }
 
 /// Leaves with awkward values and steps over them; the output is the last node.
@@ -205,21 +220,36 @@ impl AwkwardGraph {
             let v = |i: usize| &nodes[i];
             let node = match *step {
                 Awkward::Add(a, b) => v(a) + v(b),
+                Awkward::Sub(a, b) => v(a) - v(b),
                 Awkward::Mul(a, b) => v(a) * v(b),
                 Awkward::Div(a, b) => v(a) / v(b),
                 Awkward::Pow(a, b) => v(a).pow(v(b)),
                 Awkward::Max(a, b) => v(a).max(v(b)),
+                Awkward::Min(a, b) => v(a).min(v(b)),
                 Awkward::Sqrt(a) => v(a).sqrt(),
                 Awkward::Ln(a) => v(a).ln(),
                 Awkward::Recip(a) => v(a).recip(),
+                Awkward::Neg(a) => -v(a),
+                Awkward::Exp(a) => v(a).exp(),
+                Awkward::Abs(a) => v(a).abs(),
+                Awkward::Sin(a) => v(a).sin(),
+                Awkward::Cos(a) => v(a).cos(),
                 Awkward::Tanh(a) => v(a).tanh(),
+                Awkward::Sigmoid(a) => v(a).sigmoid(),
+                Awkward::Softplus(a) => v(a).softplus(),
                 Awkward::Relu(a) => v(a).relu(),
+                Awkward::Leaky(a) => v(a).leaky_relu(0.1),
                 Awkward::Square(a) => v(a).powi(2),
                 Awkward::Cube(a) => v(a).powi(3),
                 Awkward::Root(a) => v(a).powf(0.5),
                 Awkward::Inverse(a) => v(a).powi(-1),
                 Awkward::Gate(a) => (v(a) - 1.0).relu(),
                 Awkward::Custom(a) => v(a).custom("square", |x| x * x, |x| 2.0 * x),
+                Awkward::Sum(a, b, c) => Value::sum(&[v(a).clone(), v(b).clone(), v(c).clone()]),
+                Awkward::Dot(a, b, c, d) => {
+                    Value::dot(&[v(a).clone(), v(c).clone()], &[v(b).clone(), v(d).clone()])
+                }
+                Awkward::LogSumExp(a, b) => logsumexp(&[v(a).clone(), v(b).clone()]),
             };
             nodes.push(node);
         }
@@ -249,21 +279,34 @@ fn awkward_graph() -> impl Strategy<Value = AwkwardGraph> {
                 let i = move || prop_oneof![Just(first + k - 1), 0..first + k];
                 prop_oneof![
                     1 => (i(), i()).prop_map(|(a, b)| Awkward::Add(a, b)),
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::Sub(a, b)),
                     1 => (i(), i()).prop_map(|(a, b)| Awkward::Mul(a, b)),
                     1 => (i(), i()).prop_map(|(a, b)| Awkward::Div(a, b)),
                     1 => (i(), i()).prop_map(|(a, b)| Awkward::Pow(a, b)),
                     1 => (i(), i()).prop_map(|(a, b)| Awkward::Max(a, b)),
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::Min(a, b)),
                     1 => i().prop_map(Awkward::Sqrt),
                     1 => i().prop_map(Awkward::Ln),
                     1 => i().prop_map(Awkward::Recip),
+                    1 => i().prop_map(Awkward::Neg),
+                    1 => i().prop_map(Awkward::Exp),
+                    1 => i().prop_map(Awkward::Abs),
+                    1 => i().prop_map(Awkward::Sin),
+                    1 => i().prop_map(Awkward::Cos),
                     1 => i().prop_map(Awkward::Tanh),
+                    1 => i().prop_map(Awkward::Sigmoid),
+                    1 => i().prop_map(Awkward::Softplus),
                     1 => i().prop_map(Awkward::Relu),
+                    1 => i().prop_map(Awkward::Leaky),
                     1 => i().prop_map(Awkward::Square),
                     1 => i().prop_map(Awkward::Cube),
                     1 => i().prop_map(Awkward::Root),
                     1 => i().prop_map(Awkward::Inverse),
                     3 => i().prop_map(Awkward::Gate),
                     1 => i().prop_map(Awkward::Custom),
+                    1 => (i(), i(), i()).prop_map(|(a, b, c)| Awkward::Sum(a, b, c)),
+                    1 => (i(), i(), i(), i()).prop_map(|(a, b, c, d)| Awkward::Dot(a, b, c, d)),
+                    1 => (i(), i()).prop_map(|(a, b)| Awkward::LogSumExp(a, b)),
                 ]
                 .boxed()
             })
