@@ -804,6 +804,10 @@ impl Op {
     /// Takes the op apart when its node is freed, handing each operand it owns to
     /// `release`. A neuron's shared lists are only let go of: the last node to hold
     /// one hands over its operands.
+    ///
+    /// `free_graph` reads the operands of one- and two-operand nodes straight from the
+    /// slot (see there), so only the other shapes come through here today; this stays
+    /// the complete, safe statement of what every op owns.
     #[inline]
     pub(crate) fn release_operands(self, mut release: impl FnMut(Value)) {
         match self {
