@@ -557,10 +557,22 @@ impl NeuronParams {
         (w, b)
     }
 
+    /// Whether `act'(z)` can be read from the output alone (see
+    /// [`NeuronParams::slope`]), which a neuron node needs. It cannot for a leaky relu
+    /// whose slope is negative (or NaN): a positive output then comes from either sign
+    /// of `z`, so such a neuron is built from separate nodes instead.
+    pub(crate) fn fuses(&self) -> bool {
+        match self.activation {
+            Activation::LeakyRelu(s) => s >= 0.0,
+            Activation::Relu | Activation::Tanh | Activation::Sigmoid | Activation::Linear => true,
+        }
+    }
+
     /// `act'(z)`, read from the output `y` alone, so `z` need not be kept: relu and
-    /// leaky relu by the sign of y (which is the sign of z), tanh as 1 − y², the sigmoid
-    /// as y(1 − y). At z = 0 the conventions are the elementwise ops' (relu'(0) = 0,
-    /// the slope for leaky relu).
+    /// leaky relu (with a slope ≥ 0, see [`NeuronParams::fuses`]) by the sign of y,
+    /// which is then the sign of z, tanh as 1 − y², the sigmoid as y(1 − y). At z = 0
+    /// the conventions are the elementwise ops' (relu'(0) = 0, the slope for leaky
+    /// relu).
     fn slope(&self, y: f64) -> f64 {
         match self.activation {
             Activation::Relu => step(y, 0.0),

@@ -97,6 +97,36 @@ fn predict_is_bit_for_bit_the_forward_pass() {
     assert_eq!(forward, wide.predict(&x));
 }
 
+/// A leaky relu with a negative slope makes a positive output from either sign of
+/// `w·x + b`, so its derivative cannot be read from the output. On both sides of 0,
+/// the neuron's gradients (by `backward()` and by `grad`) are those of the same
+/// function built from `dot`, `+` and `leaky_relu`.
+#[test]
+fn a_negative_leaky_slope_differentiates_on_both_sides_of_zero() {
+    let slope = -0.5;
+    for x0 in [-2.0, 3.0] {
+        let neuron = Neuron::from_weights(&[1.5, -0.25], 0.1, Activation::LeakyRelu(slope));
+        let x = [Value::new(x0), Value::new(0.4)];
+        let y = neuron.forward(&x);
+        let mut wrt: Vec<Value> = neuron.parameters();
+        wrt.extend(x.iter().cloned());
+        let by_grad: Vec<f64> = scalargrad::grad(&y, &wrt).iter().map(Value::data).collect();
+        y.backward();
+        let by_backward: Vec<f64> = wrt.iter().map(Value::grad).collect();
+
+        let w: Vec<Value> = [1.5, -0.25].into_iter().map(Value::new).collect();
+        let b = Value::new(0.1);
+        let xs = [Value::new(x0), Value::new(0.4)];
+        let reference = (Value::dot(&w, &xs) + &b).leaky_relu(slope);
+        reference.backward();
+        let expected: Vec<f64> = w.iter().chain([&b]).chain(&xs).map(Value::grad).collect();
+
+        assert_eq!(y.data(), reference.data(), "x0 = {x0}");
+        assert_eq!(by_backward, expected, "backward() at x0 = {x0}");
+        assert_eq!(by_grad, expected, "grad at x0 = {x0}");
+    }
+}
+
 /// Asserts that each parameter's gradient (from a `backward()` already run) matches a
 /// central difference of `loss_value`, a graph-free evaluation of the same loss, to
 /// `atol + rtol·|numeric|`. Leaves the parameters as they were.

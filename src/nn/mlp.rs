@@ -15,7 +15,9 @@ use crate::value::Value;
 /// Each forward pass makes one fused node for the whole neuron, with a closed-form
 /// local derivative, instead of 2n scalar nodes (or a `dot`, a `+` and an activation).
 /// The node holds the neuron's parameters and the layer's inputs as shared lists, so
-/// making it copies neither.
+/// making it copies neither. A leaky relu with a negative slope is the exception: its
+/// derivative cannot be read back from its output, so that neuron is a `dot`, a `+`
+/// and the activation.
 ///
 /// ```
 /// use scalargrad::nn::{Activation, Neuron};
@@ -65,7 +67,7 @@ impl Neuron {
     fn from_params(params: Vec<Value>, activation: Activation) -> Neuron {
         Neuron {
             params: Rc::new(NeuronParams {
-                all_leaves: params.iter().all(|p| matches!(p.node.op, Op::Leaf)),
+                all_leaves: params.iter().all(|p| p.node.op.is_leaf()),
                 params: params.into_boxed_slice(),
                 activation,
                 seen: Cell::new(0),
@@ -86,8 +88,19 @@ impl Neuron {
     }
 
     /// This neuron's node on the input list `x` (which other neurons may share), whose
-    /// data has been read into `data`.
+    /// data has been read into `data`; or, for an activation a node cannot fuse, the
+    /// same function from separate nodes.
     fn forward_with_data(&self, x: &Rc<SharedInputs>, data: &[f64]) -> Value {
+        if !self.params.fuses() {
+            // The same function from separate nodes, whose derivatives need no slope
+            // read back from the output.
+            self.check_input(data.len());
+            let (w, b) = self.params.weights_and_bias();
+            return self
+                .params
+                .activation
+                .apply(&(Value::dot(w, &x.values) + b));
+        }
         let safe = x.zero_safe && self.params.keeps_zeros();
         Value::from_op(self.predict(data), safe, || {
             Op::Neuron(self.params.clone(), x.clone())
