@@ -19,11 +19,11 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::higher::{try_grad, GradError};
+use crate::higher::{hessian_of, leaves, GradError};
 use crate::value::Value;
 
-/// Step and tolerances for [`gradcheck`]. The defaults are PyTorch's `gradcheck`
-/// defaults for `f64`.
+/// Step and tolerances for [`gradcheck`] and [`gradgradcheck`]. The defaults are
+/// PyTorch's `gradcheck` defaults for `f64`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Options {
     /// Finite-difference step: each input is moved by ±`eps`. Default `1e-6`.
@@ -152,10 +152,6 @@ impl fmt::Display for GradcheckError {
 impl Error for GradcheckError {}
 
 /// A fresh leaf for each input.
-fn leaves(inputs: &[f64]) -> Vec<Value> {
-    inputs.iter().map(|&x| Value::new(x)).collect()
-}
-
 /// Evaluates `f` at `inputs` without keeping the graph.
 fn eval<F: Fn(&[Value]) -> Value>(f: &F, inputs: &[f64]) -> f64 {
     f(&leaves(inputs)).data()
@@ -492,16 +488,7 @@ pub fn gradgradcheck<F: Fn(&[Value]) -> Value>(
             what: format!("gradient entry {g}"),
         });
     }
-    let first = try_grad(&y, &xs)?;
-    let mut analytic = Vec::with_capacity(inputs.len());
-    for gi in &first {
-        analytic.push(
-            try_grad(gi, &xs)?
-                .iter()
-                .map(Value::data)
-                .collect::<Vec<f64>>(),
-        );
-    }
+    let analytic = hessian_of(&y, &xs)?;
 
     // numeric[j][i]: the central difference of ∂f/∂xᵢ along input j.
     let mut x = inputs.to_vec();

@@ -73,15 +73,17 @@ impl Error for GradError {}
 /// output itself a constant 1. Every `.grad()` is left as it was: the adjoints live in
 /// scratch space, never in the nodes. The conventions are those of `backward()`, and so
 /// are the numbers: each gradient's `data()` is what `backward()` would add to
-/// `w.grad()` (up to rounding in `logsumexp`). Piecewise-constant derivatives (relu,
+/// `w.grad()`, up to rounding in two places: `logsumexp`, and a `dot` in which one node
+/// fills several factor slots (`backward()` adds the pairs' terms pair by pair, this
+/// graph all left factors' first). Piecewise-constant derivatives (relu,
 /// abs, leaky relu, max, min) become constants, so their own derivatives are 0.
 ///
 /// A gradient may share nodes with the graph it came from (the gradient of `a·b` with
 /// respect to `a` is the node `b` itself), so use it as a value: compute with it,
 /// differentiate it, but do not `set_data` on it.
 ///
-/// The cost is linear in the size of the graph, and nothing recurses: a chain of any
-/// length is fine. Only nodes on a path from `output` to some `w` are differentiated.
+/// The cost is linear in the size of the graph, apart from one sort of its nodes into
+/// creation order, and nothing recurses: a chain of any length is fine. Only nodes on a path from `output` to some `w` are differentiated.
 ///
 /// # Panics
 ///
@@ -235,10 +237,15 @@ pub fn hessian<F: Fn(&[Value]) -> Value>(f: F, x: &[f64]) -> Vec<Vec<f64>> {
 /// ```
 pub fn try_hessian<F: Fn(&[Value]) -> Value>(f: F, x: &[f64]) -> Result<Vec<Vec<f64>>, GradError> {
     let xs = leaves(x);
-    let y = f(&xs);
-    try_grad(&y, &xs)?
+    hessian_of(&f(&xs), &xs)
+}
+
+/// The second derivatives of `y` with respect to `xs`, row `i` the gradient of
+/// `∂y/∂xᵢ`.
+pub(crate) fn hessian_of(y: &Value, xs: &[Value]) -> Result<Vec<Vec<f64>>, GradError> {
+    try_grad(y, xs)?
         .iter()
-        .map(|gi| Ok(try_grad(gi, &xs)?.iter().map(Value::data).collect()))
+        .map(|gi| Ok(try_grad(gi, xs)?.iter().map(Value::data).collect()))
         .collect()
 }
 
@@ -296,6 +303,7 @@ pub fn try_hvp<F: Fn(&[Value]) -> Value>(
     Ok(try_grad(&g_dot_v, &xs)?.iter().map(Value::data).collect())
 }
 
-fn leaves(x: &[f64]) -> Vec<Value> {
+/// A new leaf for each number.
+pub(crate) fn leaves(x: &[f64]) -> Vec<Value> {
     x.iter().map(|&x| Value::new(x)).collect()
 }
