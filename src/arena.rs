@@ -51,7 +51,7 @@
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::{Cell, RefCell};
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::mem::{offset_of, size_of, MaybeUninit};
 use std::ops::{ControlFlow, Deref};
@@ -69,7 +69,8 @@ const SLOTS: usize = (CHUNK_BYTES - size_of::<Header>()) / size_of::<Node>();
 /// Chunks allocated together (1 MiB).
 const GROUP: usize = 32;
 
-/// Spare chunks a thread always keeps for reuse (4 MiB).
+/// Spare chunks a review never gives back (4 MiB): the least a running thread keeps
+/// for reuse, once it has used that many.
 const KEEP_SPARE: usize = 128;
 
 /// The window (in chunks started, 64 MiB of nodes) over which a thread notes the most
@@ -573,7 +574,8 @@ fn give_back_groups(spare: &mut SpareChunks, keep: usize) {
     // with `u32::MAX` lets the rest of its chunks be recognised and dropped.
     let mut left = spare.len();
     let mut chosen = Vec::new();
-    spare.retain(|&Spare { chunk, .. }| {
+    spare.retain(|spare| {
+        let chunk = spare.chunk.0;
         // SAFETY: a spare chunk's group lives until it is deallocated below.
         let (first, group) = unsafe { ((*chunk.as_ptr()).header.group.get(), group_of(chunk)) };
         if group.spare.get() == u32::MAX {
@@ -635,39 +637,21 @@ type SpareChunks = BinaryHeap<Spare>;
 /// Reusing the last freed first instead handed the bench's 200,000-term sum its
 /// chunks in reverse address order every other round, after a dot product that frees
 /// its inputs oldest first, and the sum then took 35% longer.
+///
+/// The derived order compares the fields in turn: `freed`, then the address reversed.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Spare {
-    chunk: NonNull<Chunk>,
     /// The `next_seq` of the arena when the chunk became spare.
     freed: u64,
+    chunk: Reverse<NonNull<Chunk>>,
 }
 
 impl Spare {
     fn new(chunk: NonNull<Chunk>, freed: u64) -> Spare {
-        Spare { chunk, freed }
-    }
-
-    fn key(&self) -> (u64, Reverse<usize>) {
-        (self.freed, Reverse(self.chunk.as_ptr() as usize))
-    }
-}
-
-impl PartialEq for Spare {
-    fn eq(&self, other: &Spare) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Spare {}
-
-impl PartialOrd for Spare {
-    fn partial_cmp(&self, other: &Spare) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Spare {
-    fn cmp(&self, other: &Spare) -> Ordering {
-        self.key().cmp(&other.key())
+        Spare {
+            freed,
+            chunk: Reverse(chunk),
+        }
     }
 }
 
@@ -688,8 +672,6 @@ struct Arena {
     peak: Cell<usize>,
     /// The same for the windows before, most recent first.
     earlier_peaks: Cell<[usize; WINDOWS - 1]>,
-    /// Chunks started in the current window.
-    started: Cell<usize>,
     /// How many spare chunks may pile up before the next review.
     spare_limit: Cell<usize>,
 }
@@ -704,7 +686,6 @@ thread_local! {
             spare: RefCell::new(BinaryHeap::new()),
             peak: Cell::new(0),
             earlier_peaks: Cell::new([0; WINDOWS - 1]),
-            started: Cell::new(0),
             spare_limit: Cell::new(2 * KEEP_SPARE),
         }
     };
@@ -739,7 +720,7 @@ impl Arena {
                 // SAFETY: the group's chunks follow its first in memory.
                 spare.extend((0..GROUP).map(|k| Spare::new(unsafe { first.add(k) }, freed)));
             }
-            spare.pop().expect("a spare chunk").chunk
+            spare.pop().expect("a spare chunk").chunk.0
         };
         // SAFETY: a spare chunk of this arena; its group lives while it is counted as
         // spare.
@@ -760,15 +741,14 @@ impl Arena {
         self.current.set(chunk.as_ptr());
         self.used.set(0);
         self.peak.set(self.peak.get().max(in_use));
-        self.started.set(self.started.get() + 1);
-        if self.started.get() >= REVIEW_EVERY {
+        // Chunks are numbered from 1, so every `REVIEW_EVERY`-th start ends a window.
+        if seq % REVIEW_EVERY as u64 == 0 {
             // The window ends: remember its peak, and start the next one.
             let mut peaks = self.earlier_peaks.get();
             peaks.rotate_right(1);
             peaks[0] = self.peak.get();
             self.earlier_peaks.set(peaks);
             self.peak.set(in_use);
-            self.started.set(0);
             self.review_spare(&mut self.spare.borrow_mut());
         }
         chunk
@@ -800,8 +780,8 @@ impl Arena {
     /// memory for it, and does not have the system hand out (and zero) fresh pages at
     /// every step, while a program whose graphs shrink gets the rest back within
     /// `WINDOWS` × [`REVIEW_EVERY`] chunks of new nodes. Reviews happen at the end of
-    /// each window, or when the spare chunks outgrow twice what the last review kept,
-    /// so each costs O(1) per chunk.
+    /// each window, or when the spare chunks outgrow twice the larger of what the last
+    /// review kept and what it allowed, so each costs O(1) per chunk.
     #[cold]
     fn review_spare(&self, spare: &mut SpareChunks) {
         let recent = self.earlier_peaks.get().into_iter().max().unwrap_or(0);
