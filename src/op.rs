@@ -4,9 +4,10 @@
 //! method (the forward formula), once in the matching `derivative` method (the local
 //! derivative as an `f64`, with the math in a comment), and once in `derivative_value`
 //! (the same local derivative built from `Value`s, so that a gradient can itself be
-//! differentiated; see `higher.rs`). Adding an op means adding a variant to one of the
-//! small kind enums below, one arm in each of those three methods, a `Value` method that
-//! builds it, and a gradient test.
+//! differentiated; see `higher.rs`). A fourth method, `keeps_zeros`, says whether the
+//! `f64` derivative is finite wherever the op's value is (see `sparse.rs`). Adding an op
+//! means adding a variant to one of the small kind enums below, one arm in each of
+//! those four methods, a `Value` method that builds it, and a gradient test.
 //!
 //! The `f64` rules are the fast path of `backward()`; the `Value` rules are used only to
 //! build gradient graphs, and never slow it down. Where a derivative is piecewise
@@ -817,9 +818,10 @@ impl Op {
     /// `release`. A neuron's shared lists are only let go of: the last node to hold
     /// one hands over its operands.
     ///
-    /// `free_graph` reads the operands of one- and two-operand nodes straight from the
-    /// slot (see there), so only the other shapes come through here today; this stays
-    /// the complete, safe statement of what every op owns.
+    /// `free_graph` reads the operands of `Unary`, `Param` and `Binary` nodes straight
+    /// from the slot (see there), and frees leaves without taking them apart, so only
+    /// the other shapes come through here today; this stays the complete, safe
+    /// statement of what every op owns.
     #[inline]
     pub(crate) fn release_operands(self, mut release: impl FnMut(Value)) {
         match self {

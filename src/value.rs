@@ -109,7 +109,8 @@ pub(crate) enum Visit {
     New,
     /// Reached; its operands are being explored.
     Open,
-    /// Finished: emitted in topological order.
+    /// Finished with: emitted, in a depth-first search; reached, in `backward()`,
+    /// which needs no `Open` state.
     Done,
 }
 
@@ -215,7 +216,7 @@ fn take_passes(count: usize) -> u64 {
     let count = count.max(1) as u64;
     assert!(
         count < EPOCH - 1,
-        "a traversal of more than 2^29 nodes is not supported"
+        "a traversal of 2^29 - 1 nodes or more is not supported"
     );
     PASS.with(|p| {
         let last = p.get();
