@@ -57,6 +57,7 @@ use std::mem::{offset_of, size_of, MaybeUninit};
 use std::ops::{ControlFlow, Deref};
 use std::ptr::{self, NonNull};
 
+use crate::backward::scratch;
 use crate::op::Op;
 use crate::value::{forget_label, Node, Value};
 
@@ -347,7 +348,9 @@ unsafe fn free_graph(first: NonNull<Node>) {
         }
         return;
     }
-    let mut pending = PENDING.try_with(Cell::take).unwrap_or_default();
+    // A training loop frees a graph of the same width every step: the list's memory
+    // is kept from one call to the next (a nested call gets a list of its own).
+    let mut pending: Vec<NonNull<Node>> = scratch::take();
     let mut next = Some(first);
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
         let mut release = |operand: Value| {
@@ -392,20 +395,7 @@ unsafe fn free_graph(first: NonNull<Node>) {
     }
     // SAFETY: every slot counted has been given up.
     unsafe { given_up.release() };
-    if pending.capacity() <= MAX_PENDING_KEPT {
-        let _ = PENDING.try_with(|kept| kept.set(pending));
-    }
-}
-
-/// The largest pending list (in entries, 4 MiB) that [`free_graph`] keeps for the next
-/// call.
-const MAX_PENDING_KEPT: usize = 1 << 19;
-
-thread_local! {
-    /// [`free_graph`]'s pending list, kept empty between calls: a training loop frees a
-    /// graph of the same width every step, and would otherwise grow a fresh list each
-    /// time. Taken out while in use, so a nested call simply starts a list of its own.
-    static PENDING: Cell<Vec<NonNull<Node>>> = const { Cell::new(Vec::new()) };
+    scratch::give_back(pending);
 }
 
 /// Slots given up one after another in one chunk, taken from the chunk's live count

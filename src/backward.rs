@@ -113,15 +113,17 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
     scratch::give_back(stack);
 }
 
-/// Traversal buffers kept from one pass to the next, per thread.
+/// Buffers kept from one pass to the next, per thread: the depth-first search's
+/// stack, and the list of nodes waiting to be freed (see `arena.rs`).
 ///
-/// A training loop orders a graph of the same size at every step; keeping the
-/// buffers spares the allocation, the page faults of fresh memory, and the copying of
-/// a growing vector. A buffer holds references into one particular graph, so what is
-/// kept between passes is only its allocation: an empty `Vec` of a placeholder type
+/// A program that orders graphs of the same size again and again (calling
+/// `Value::zero_grad` or `grad` at every step, say), or frees a graph of the same
+/// width at every step, would otherwise pay, every time, for the allocation, the page faults of fresh memory, and the copying of a growing
+/// vector. A buffer holds references into one particular graph, so what is kept
+/// between passes is only its allocation: an empty `Vec` of a placeholder type
 /// with the same size and alignment, converted to and from the buffer's type by an
 /// in-place `collect` (which reuses the allocation when the layouts match).
-mod scratch {
+pub(crate) mod scratch {
     use std::cell::RefCell;
 
     /// The placeholder element: 8 bytes, aligned to 8, like `&T`.
