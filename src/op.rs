@@ -606,9 +606,10 @@ impl NeuronParams {
             Activation::Relu | Activation::LeakyRelu(_) | Activation::Linear => {
                 Const(self.slope(y.data()))
             }
-            // 1 − y² and y(1 − y), as graphs through the node itself
-            Activation::Tanh => Expr(1.0 - y * y),
-            Activation::Sigmoid => Expr(y * (1.0 - y)),
+            // The elementwise ops' rules, which read only y (the node itself), as
+            // `slope` does for numbers.
+            Activation::Tanh => Unary::Tanh.derivative_value(y, y),
+            Activation::Sigmoid => Unary::Sigmoid.derivative_value(y, y),
         };
         let times = |v: &Value| match &slope {
             Const(c) => Expr(v * *c),
