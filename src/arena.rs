@@ -302,7 +302,7 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
 }
 
 /// Calls `f` on every live node in this thread's arena. Used by the rare passes that
-/// must touch every node: resetting traversal stamps (see `value::take_passes`) and
+/// must touch every node: resetting traversal stamps (see `value::reserve_passes`) and
 /// clearing zero-safe flags (see `sparse.rs`). Nodes created while the thread exits are
 /// not in the arena; neither pass needs them (see the callers).
 pub(crate) fn for_each_live_node(mut f: impl FnMut(&Node)) {

@@ -91,7 +91,7 @@ impl Node {
 /// store, with no hashing, and nothing needs resetting between passes. Stamps come from
 /// a per-thread pass counter, which is enough because a graph never leaves its thread.
 /// Keeping only the low bits of a pass is safe because every stamp on the thread is
-/// reset when the counter enters a new block of 2²⁹ passes (see [`take_passes`]).
+/// reset when the counter enters a new block of 2²⁹ passes (see [`reserve_passes`]).
 pub(crate) struct Mark(Cell<u32>);
 
 /// Passes whose stamps share their low bits: a block of this many.
@@ -161,7 +161,7 @@ impl Mark {
             .set((stamp_of(pass) << Self::SHIFT) | (self.0.get() & Self::FLAGS));
     }
 
-    /// Forgets every traversal (see [`take_passes`]).
+    /// Forgets every traversal (see [`reserve_passes`]).
     pub(crate) fn reset(&self) {
         self.0.set(self.0.get() & Self::FLAGS);
     }
@@ -198,21 +198,17 @@ thread_local! {
 
 /// A fresh pass for one traversal.
 pub(crate) fn next_pass() -> u64 {
-    take_passes(1)
+    reserve_passes(1)
 }
 
 /// Reserves `count` consecutive passes and returns the first. No later traversal on
 /// this thread uses any of them, so a node stamped with `first + k` can be told apart
 /// from every other pass, and `k` read back from it.
+///
+/// The passes lie within one block of [`EPOCH`] passes, and none has the stamp 0 (a
+/// new node's). Entering a new block resets every stamp of the thread's nodes, so
+/// that a stamp left from the block before cannot pass for one of the new block's.
 pub(crate) fn reserve_passes(count: usize) -> u64 {
-    take_passes(count)
-}
-
-/// Hands out `count` consecutive passes within one block of [`EPOCH`] passes, never
-/// one whose stamp is 0 (a new node's). Entering a new block resets every stamp of
-/// the thread's nodes, so that a stamp left from the block before cannot pass for one
-/// of the new block's.
-fn take_passes(count: usize) -> u64 {
     let count = count.max(1) as u64;
     assert!(
         count < EPOCH - 1,
