@@ -156,10 +156,14 @@ pub fn try_grad(output: &Value, wrt: &[Value]) -> Result<Vec<Value>, GradError> 
         let adjoint = if k == root {
             None
         } else {
-            match std::mem::take(&mut pending[k]) {
-                terms if terms.is_empty() => continue,
-                mut terms if terms.len() == 1 => terms.pop(),
-                terms => Some(Value::sum(&terms)),
+            // Every node in the order is reachable from the output, so a needed node
+            // has a user, which is needed too and has already added its term.
+            let mut terms = std::mem::take(&mut pending[k]);
+            debug_assert!(!terms.is_empty(), "a needed node without a term");
+            if terms.len() == 1 {
+                terms.pop()
+            } else {
+                Some(Value::sum(&terms))
             }
         };
         if is_target[k] {
