@@ -3,9 +3,10 @@
 //! Runs every workload of `benches/workloads/mod.rs` (W1 moons-step, W2 deep chain,
 //! W3 wide sum) for each contender, in rounds (each round runs every contender once,
 //! so that a noisy neighbour slows all of them alike), and prints the median time, the
-//! ratio to the tape measured in the same run, the peak heap memory of one run, and
-//! that peak per node. Before timing, it checks that the baselines compute the same
-//! losses and gradients as the engine. It then rewrites the table in `BENCHMARKS.md`.
+//! ratio to the tape measured in the same run, the peak heap memory of making the
+//! contender's state and running it once, and that peak per node. Before timing, it
+//! checks that the baselines compute the same losses and gradients as the engine. It
+//! then rewrites the table in `BENCHMARKS.md`.
 //!
 //! Run: `cargo run --release --example bench [-- --quick]`
 
@@ -311,19 +312,20 @@ fn bench() -> Result<(), Box<dyn Error>> {
     if common::help_requested(USAGE) {
         return Ok(());
     }
-    let mut rounds = 15;
+    let mut quick = false;
     let mut deep = false;
     let mut out = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next()? {
         match arg {
-            lexopt::Arg::Long("quick") => rounds = 5,
+            lexopt::Arg::Long("quick") => quick = true,
             lexopt::Arg::Long("deep") => deep = true,
             lexopt::Arg::Long("out") => out = Some(args.value()?.into()),
             lexopt::Arg::Long("no-write") => out = None,
             _ => return Err(common::bad_arg(arg, USAGE)),
         }
     }
+    let rounds = if quick { 5 } else { 15 };
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run with --release for meaningful figures");
     }
@@ -332,7 +334,8 @@ fn bench() -> Result<(), Box<dyn Error>> {
     check_baselines()?;
     println!("tape, analytic and nn agree with the engine (loss, gradients, parameters) to 1e-9");
 
-    // 2. Memory: one run of each contender on a fresh thread, counting every byte.
+    // 2. Memory: each contender's state made and run once on a fresh thread, counting
+    //    every byte.
     let mut rows = rows();
     for r in &mut rows {
         r.peak = peak_bytes(r.make);
@@ -356,13 +359,19 @@ fn bench() -> Result<(), Box<dyn Error>> {
     }
     eprintln!();
 
+    let flags = match (quick, deep) {
+        (false, false) => "",
+        (true, false) => " -- --quick",
+        (false, true) => " -- --deep",
+        (true, true) => " -- --quick --deep",
+    };
     let mut body = format!(
-        "Measured by `cargo run --release --example bench{}` on {} ({} logical cores, shared \
-         with other work: absolute times are noisy, ratios measured in the same run are the \
-         figures to compare). Median of {rounds} rounds; each round runs every contender \
-         once. Peak memory is the heap growth during one run on a fresh thread, counted by \
-         a global allocator; bytes/node divides it by the nodes the workload records.\n\n",
-        if rounds == 5 { " -- --quick" } else { "" },
+        "Measured by `cargo run --release --example bench{flags}` on {} ({} logical cores, \
+         shared with other work: absolute times are noisy, ratios measured in the same run \
+         are the figures to compare). Median of {rounds} rounds; each round runs every \
+         contender once. Peak memory is the peak heap growth, counted by a global allocator \
+         on a fresh thread, while a contender's state is made and run once; bytes/node \
+         divides it by the nodes the workload records.\n\n",
         cpu_model(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
