@@ -8,7 +8,7 @@
 //! checks that the baselines compute the same losses and gradients as the engine. It
 //! then rewrites the table in `BENCHMARKS.md`.
 //!
-//! Run: `cargo run --release --example bench [-- --quick]`
+//! Run: `cargo run --release --example bench` (`-- --help` for options).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -305,26 +305,23 @@ fn write_table(path: &std::path::Path, body: &str) -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    common::run(bench)
+    common::main(USAGE, bench)
 }
 
 fn bench() -> Result<(), Box<dyn Error>> {
-    if common::help_requested(USAGE) {
-        return Ok(());
-    }
     let mut quick = false;
     let mut deep = false;
     let mut out = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
-    let mut args = lexopt::Parser::from_env();
-    while let Some(arg) = args.next()? {
-        match arg {
-            lexopt::Arg::Long("quick") => quick = true,
-            lexopt::Arg::Long("deep") => deep = true,
-            lexopt::Arg::Long("out") => out = Some(args.value()?.into()),
-            lexopt::Arg::Long("no-write") => out = None,
-            _ => return Err(common::bad_arg(arg, USAGE)),
+    common::parse_flags(USAGE, |flag, p| {
+        match flag {
+            "quick" => quick = true,
+            "deep" => deep = true,
+            "out" => out = Some(p.value()?.into()),
+            "no-write" => out = None,
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     let rounds = if quick { 5 } else { 15 };
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run with --release for meaningful figures");
