@@ -143,7 +143,7 @@ fn repeat(run: fn() -> f64) -> Box<dyn FnMut()> {
 }
 
 fn rows() -> Vec<Row> {
-    let [(_, w1), (_, w2), (_, w3)] = node_counts();
+    let counts = node_counts();
     let row = |workload, contender, nodes, make| Row {
         workload,
         contender,
@@ -153,45 +153,39 @@ fn rows() -> Vec<Row> {
         peak: 0,
     };
     vec![
-        row("W1 moons-step, scalar", "engine", w1, || {
+        row("W1 moons-step, scalar", "engine", counts.w1, || {
             demo(DemoRun::engine())
         }),
-        row(
-            "W1 moons-step, scalar",
-            "tape",
-            w1,
-            || demo(DemoRun::tape()),
-        ),
+        row("W1 moons-step, scalar", "tape", counts.w1, || {
+            demo(DemoRun::tape())
+        }),
         row("W1 moons-step, scalar", "analytic", 0, || {
             demo(DemoRun::analytic())
         }),
         row("W1 moons-step, nn", "engine (Mlp)", 0, || {
             demo(DemoRun::nn())
         }),
-        row("W2 relu chain 10^6", "engine", w2, || {
+        row("W2 relu chain 10^6", "engine", counts.w2, || {
             repeat(|| engine_chain(CHAIN_STEPS, false))
         }),
-        row("W2 relu chain 10^6", "tape", w2, || {
+        row("W2 relu chain 10^6", "tape", counts.w2, || {
             repeat(|| tape_chain(CHAIN_STEPS, false))
         }),
-        row("W2 tanh chain 10^6", "engine", w2, || {
+        row("W2 tanh chain 10^6", "engine", counts.w2, || {
             repeat(|| engine_chain(CHAIN_STEPS, true))
         }),
-        row("W2 tanh chain 10^6", "tape", w2, || {
+        row("W2 tanh chain 10^6", "tape", counts.w2, || {
             repeat(|| tape_chain(CHAIN_STEPS, true))
         }),
-        row("W3 sum 200k, repeated +", "engine", w3, || {
+        row("W3 sum 200k, repeated +", "engine", counts.w3_sum, || {
             repeat(|| engine_sum(SUM_TERMS))
         }),
-        row("W3 sum 200k, repeated +", "tape", w3, || {
+        row("W3 sum 200k, repeated +", "tape", counts.w3_sum, || {
             repeat(|| tape_sum(SUM_TERMS))
         }),
-        row(
-            "W3 sum 200k, Value::dot",
-            "engine",
-            2 * SUM_TERMS + 1,
-            || repeat(|| engine_dot(SUM_TERMS)),
-        ),
+        row("W3 sum 200k, Value::dot", "engine", counts.w3_dot, || {
+            repeat(|| engine_dot(SUM_TERMS))
+        }),
     ]
 }
 
@@ -377,19 +371,16 @@ fn bench() -> Result<(), Box<dyn Error>> {
         // Two runs each, alternating, and the second of each is reported: on a virtual
         // machine the first program to touch gigabytes of fresh memory also pays for
         // the host handing it out, which has nothing to do with either contender.
-        let mut runs = Vec::new();
-        for _ in 0..2 {
+        let run = || {
             let start = Instant::now();
             let engine = engine_chain(10 * CHAIN_STEPS, false);
             let engine_time = start.elapsed();
             let start = Instant::now();
             let tape = tape_chain(10 * CHAIN_STEPS, false);
-            runs.push((engine, engine_time, tape, start.elapsed()));
-        }
-        let [(_, first_engine, _, first_tape), (engine, engine_time, tape, tape_time)] = runs[..]
-        else {
-            unreachable!("two runs")
+            (engine, engine_time, tape, start.elapsed())
         };
+        let (_, first_engine, _, first_tape) = run();
+        let (engine, engine_time, tape, tape_time) = run();
         body += &format!(
             "\nW2 relu chain 10^7, second of two alternating runs each: engine {} \
              (dx/dx₀ = {engine:.6}), tape {} ({tape:.6}), ratio {:.2}×. First runs: engine \

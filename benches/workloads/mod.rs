@@ -1,9 +1,9 @@
 //! The benchmark workloads, defined once and shared by every contender, and the two
 //! baselines the engine is measured against.
 //!
-//! Included with `#[path]` by the criterion bench (`benches/engine.rs`), the table
-//! printer (`examples/bench.rs`) and the agreement test (`tests/baselines.rs`), so all
-//! three run exactly the same code.
+//! A module of the criterion bench (`benches/engine.rs`), and included with `#[path]` by
+//! the table printer (`examples/bench.rs`) and the agreement test (`tests/baselines.rs`),
+//! so all three run exactly the same code.
 //!
 //! - **W1 moons-step**: one training step of micrograd's demo: 100 two-moons points,
 //!   an MLP 2-16-16-1 (ReLU hidden, linear output, 337 parameters), loss
@@ -512,16 +512,6 @@ impl Tape {
         self.recs.clear();
     }
 
-    /// Nodes recorded.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether no node is recorded.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
     fn push(&mut self, value: f64, kind: Kind, a: u32, b: u32) -> u32 {
         let i = self.values.len() as u32;
         self.values.push(value);
@@ -822,18 +812,30 @@ pub fn check_baselines() -> Result<(), String> {
     Ok(())
 }
 
-/// Nodes each workload records (the same for the engine and the tape).
-pub fn node_counts() -> [(&'static str, usize); 3] {
+/// Nodes each workload records, the same for the engine and the tape.
+pub struct NodeCounts {
+    /// W1 "scalar" (counted on the tape).
+    pub w1: usize,
+    /// W2, relu or tanh: the input, then five nodes per step.
+    pub w2: usize,
+    /// W3 by repeated `+`: three nodes for the first term, four for each other.
+    pub w3_sum: usize,
+    /// W3 as `Value::dot`: two leaves per term and the one fused node.
+    pub w3_dot: usize,
+}
+
+/// See [`NodeCounts`].
+pub fn node_counts() -> NodeCounts {
     let mut tape = Tape::new();
     let params: Vec<u32> = init_params(PARAM_SEED)
         .iter()
         .map(|&p| tape.leaf(p))
         .collect();
     mlp_loss(&mut tape, &params, &w1_data());
-    let w1 = tape.len();
-    [
-        ("W1", w1),
-        ("W2", 1 + 5 * CHAIN_STEPS),
-        ("W3", 4 * SUM_TERMS - 2),
-    ]
+    NodeCounts {
+        w1: tape.values.len(),
+        w2: 1 + 5 * CHAIN_STEPS,
+        w3_sum: 4 * SUM_TERMS - 1,
+        w3_dot: 2 * SUM_TERMS + 1,
+    }
 }
