@@ -89,7 +89,7 @@ impl Run {
 fn gradient_descent(lr: f64) -> Run {
     let mut p = START;
     let mut path = vec![p];
-    for _ in 0..MAX_STEPS {
+    loop {
         let (f, g) = value_and_gradient(p);
         if norm(g) <= TOLERANCE {
             return Run {
@@ -97,14 +97,18 @@ fn gradient_descent(lr: f64) -> Run {
                 converged: true,
             };
         }
-        if !f.is_finite() || f > 1e12 {
-            break;
+        // Out of steps, or f blows up. The second is a guard: none of `LEARNING_RATES`
+        // makes f blow up (those too large to settle oscillate until `MAX_STEPS`), but a
+        // larger rate could.
+        if path.len() > MAX_STEPS || !f.is_finite() || f > 1e12 {
+            return Run {
+                path,
+                converged: false,
+            };
         }
         p = [p[0] - lr * g[0], p[1] - lr * g[1]];
         path.push(p);
     }
-    let converged = norm(value_and_gradient(p).1) <= TOLERANCE;
-    Run { path, converged }
 }
 
 /// Newton's method: solve H·d = ∇f for the step d (a 2×2 system) and move to x − d.
@@ -180,6 +184,7 @@ fn newton_example() -> Result<(), Box<dyn Error>> {
         let outcome = if run.converged {
             run.steps().to_string()
         } else if run.steps() < MAX_STEPS {
+            // Not reached with `LEARNING_RATES` (see `gradient_descent`).
             "diverged".to_owned()
         } else {
             format!("> {MAX_STEPS}")
@@ -191,7 +196,7 @@ fn newton_example() -> Result<(), Box<dyn Error>> {
     }
     let (lr, descent) = best.ok_or("gradient descent converged at no learning rate tried")?;
 
-    // --- 3. Newton's method. ------------------------------------------------------------
+    // --- 3. Newton's method beside the best gradient descent, and the claims checked. --
     let newton = newton()?;
     if !newton.converged {
         return Err(format!(
@@ -200,8 +205,6 @@ fn newton_example() -> Result<(), Box<dyn Error>> {
         )
         .into());
     }
-
-    // --- 4. Side by side, and the claims checked. ----------------------------------------
     println!("\n3. Steps to |∇f| ≤ {TOLERANCE:e} from {START:?}:");
     println!(
         "   {:<30} {:>7} {:>12} {:>12} {:>14}",
@@ -236,7 +239,7 @@ fn newton_example() -> Result<(), Box<dyn Error>> {
             .join(" → ")
     );
 
-    // --- 5. Both paths over the contours. -----------------------------------------------
+    // --- 4. Both paths over the contours. -----------------------------------------------
     let dir = common::output_dir("newton", out_dir)?;
     let svg = dir.join("newton.svg");
     draw(&svg, &descent, lr, &newton)?;
@@ -251,24 +254,29 @@ fn newton_example() -> Result<(), Box<dyn Error>> {
 // The picture.
 // ---------------------------------------------------------------------------------------
 
-/// Line segments of the level set `f = level` over a grid, by marching squares: in each
-/// cell, the points where an edge crosses the level (by linear interpolation) are joined
-/// in pairs.
-fn contour(
+/// `(x, y, f(x, y))` at the corners of `cells` × `cells` cells covering the box, by
+/// column: `grid[i][j]` is the i-th x and the j-th y.
+fn sample_grid(
     f: impl Fn(f64, f64) -> f64,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
     cells: usize,
-    level: f64,
-) -> Vec<[(f64, f64); 2]> {
+) -> Vec<Vec<(f64, f64, f64)>> {
     let at = |i: usize, j: usize| {
         let x = x0 + (x1 - x0) * i as f64 / cells as f64;
         let y = y0 + (y1 - y0) * j as f64 / cells as f64;
         (x, y, f(x, y))
     };
-    let grid: Vec<Vec<(f64, f64, f64)>> = (0..=cells)
+    (0..=cells)
         .map(|i| (0..=cells).map(|j| at(i, j)).collect())
-        .collect();
+        .collect()
+}
+
+/// Line segments of the level set `f = level` over a [`sample_grid`], by marching
+/// squares: in each cell, the points where an edge crosses the level (by linear
+/// interpolation) are joined in pairs.
+fn contour(grid: &[Vec<(f64, f64, f64)>], level: f64) -> Vec<[(f64, f64); 2]> {
+    let cells = grid.len() - 1;
     let mut segments = Vec::new();
     for i in 0..cells {
         for j in 0..cells {
@@ -323,10 +331,11 @@ fn draw(path: &Path, descent: &Run, lr: f64, newton: &Run) -> Result<(), Box<dyn
 
     // Level sets at f = 0.5·4ᵏ: evenly spaced in log f, which is how the valley reads.
     let levels: Vec<f64> = (0..9).map(|k| 0.5 * 4f64.powi(k)).collect();
+    let grid = sample_grid(rosenbrock_f64, x_range, y_range, 200);
     for (k, &level) in levels.iter().enumerate() {
         let shade = (60 + 20 * k).min(230) as u8;
         let color = RGBColor(shade, shade, 255);
-        let segments = contour(rosenbrock_f64, x_range, y_range, 200, level);
+        let segments = contour(&grid, level);
         chart.draw_series(
             segments
                 .iter()
