@@ -35,7 +35,8 @@ Usage: cargo run --release --example moons [-- OPTIONS]
 Options:
   --steps N        training steps [default: 100]
   --lr F           learning rate at step 0; it decays linearly to a tenth [default: 1.0]
-  --seed N         seed for the data (N) and the initial weights (N + 1) [default: 1337]
+  --seed N         seed for the training set (N), the initial weights (N + 1) and the
+                   test set (N + 2) [default: 1337]
   --hidden LIST    hidden layer sizes, comma-separated [default: 16,16]
   --data FILE      train on a CSV of x0,x1,y rows (y in {0,1} or {-1,1}) instead
   --init FILE      start from these weights: one number per line, in parameters() order
