@@ -378,9 +378,12 @@ fn an_infinite_adjoint_through_a_relu_that_is_off_gives_nan() {
     assert!(neuron.bias().grad().is_nan());
 }
 
+/// A leaky relu with slope ∞ below 0 and an adjoint of 0: ∂/∂w₁ = 0·(1·∞) is NaN. The
+/// neuron's output is −∞ here, so this checks the rule that a node's data must be
+/// finite; [`a_zero_adjoint_through_a_steep_slope_with_a_finite_output_gives_nan`]
+/// checks the slope rule itself.
 #[test]
 fn a_zero_adjoint_through_an_infinite_slope_gives_nan() {
-    // A leaky relu with slope inf below 0, and an adjoint of 0: ∂/∂w₁ = 0·(1·inf) is NaN.
     let neuron = Neuron::from_weights(&[1.0, 1.0], 0.0, Activation::LeakyRelu(f64::INFINITY));
     let x = leaves(&[-5.0, 1.0]);
     let loss = neuron.forward(&x) * 0.0;
@@ -398,10 +401,11 @@ fn a_gradient_set_to_negative_zero_ends_as_the_full_chain_rule_leaves_it() {
     assert_eq!(neuron.weights()[1].grad().to_bits(), 0.0f64.to_bits());
 }
 
+/// A leaky relu with slope 10¹⁰ below 0, finite weights and inputs, an adjoint of 0:
+/// ∂/∂w₀ = 0·(x₀·10¹⁰) = 0·(−∞) is NaN. The output, −10³¹⁰, overflows to −∞ too, so
+/// this too checks the rule that a node's data must be finite, not the slope rule.
 #[test]
 fn a_zero_adjoint_through_a_steep_slope_that_overflows_gives_nan() {
-    // A leaky relu with slope 10¹⁰ below 0, finite weights and inputs, an adjoint of 0:
-    // ∂/∂w₀ = 0·(x₀·10¹⁰) = 0·(−inf) is NaN.
     let neuron = Neuron::from_weights(&[1.0], 0.0, Activation::LeakyRelu(1e10));
     let x = leaves(&[-1e300]);
     let loss = neuron.forward(&x) * 0.0;
@@ -423,4 +427,57 @@ fn an_input_made_infinite_before_an_earlier_backward_pass_is_not_taken_for_finit
     let loss = neuron.forward(&x) * 3.0;
     loss.backward();
     assert!(neuron.weights()[0].grad().is_nan());
+}
+
+/// Each leaf's gradient from `build`'s graph, once through `backward()` and once
+/// through a fresh copy of the graph with nothing skipped. `build` returns the leaves
+/// and the loss.
+fn gradients_skipping_and_not(build: impl Fn() -> (Vec<Value>, Value)) -> (Vec<f64>, Vec<f64>) {
+    let (leaves, loss) = build();
+    loss.backward();
+    let (unskipped, loss) = build();
+    backward_skipping_nothing(&loss);
+    let grads = |leaves: &[Value]| leaves.iter().map(Value::grad).collect::<Vec<f64>>();
+    (grads(&leaves), grads(&unskipped))
+}
+
+/// Asserts that two runs' gradients are the same, leaf by leaf.
+fn assert_same_gradients(skipping: &[f64], unskipped: &[f64]) {
+    for (i, (&a, &b)) in skipping.iter().zip(unskipped).enumerate() {
+        assert!(same(a, b), "leaf {i}: {a} skipping, {b} not");
+    }
+}
+
+/// A leaky relu with slope 10¹⁰ below 0 whose output is finite (w₀·x₀ = −1, so
+/// y = −10¹⁰), and an adjoint of 0: ∂/∂w₀ = 0·(x₀·10¹⁰) = 0·(−∞) is NaN. Only the
+/// neuron's slope rule (never steeper than 1) keeps `backward()` from skipping it.
+#[test]
+fn a_zero_adjoint_through_a_steep_slope_with_a_finite_output_gives_nan() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let neuron = Neuron::from_weights(&[1e-300], 0.0, Activation::LeakyRelu(1e10));
+        let x = leaves(&[-1e300]);
+        let y = neuron.forward(&x);
+        assert!(y.data().is_finite(), "the output is finite: {}", y.data());
+        let loss = y * 0.0;
+        (neuron.parameters().into_iter().chain(x).collect(), loss)
+    });
+    assert!(skipping[0].is_nan(), "∂/∂w₀ = {}", skipping[0]);
+    assert_same_gradients(&skipping, &unskipped);
+}
+
+/// A relu neuron that is off (slope 0) with a finite output, relu(−∞·5 + 1·1) = 0, whose
+/// weight w₀ is −∞: ∂/∂x₀ = 3·(w₀·0) = 3·(−∞·0) is NaN. Only the rule that every
+/// parameter must be zero-safe keeps `backward()` from skipping the neuron.
+#[test]
+fn an_infinite_weight_in_a_relu_that_is_off_still_reaches_the_inputs() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let neuron = Neuron::from_weights(&[f64::NEG_INFINITY, 1.0], 0.0, Activation::Relu);
+        let x = leaves(&[5.0, 1.0]);
+        let y = neuron.forward(&x);
+        assert_eq!(y.data(), 0.0, "the relu is off");
+        let loss = y * 3.0;
+        (x.into_iter().chain(neuron.parameters()).collect(), loss)
+    });
+    assert!(skipping[0].is_nan(), "∂/∂x₀ = {}", skipping[0]);
+    assert_same_gradients(&skipping, &unskipped);
 }
