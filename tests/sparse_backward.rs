@@ -41,6 +41,25 @@ fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
+/// Each leaf's gradient from `build`'s graph, once through `backward()` and once
+/// through a fresh copy of the graph with nothing skipped. `build` returns the leaves
+/// and the loss.
+fn gradients_skipping_and_not(build: impl Fn() -> (Vec<Value>, Value)) -> (Vec<f64>, Vec<f64>) {
+    let (leaves, loss) = build();
+    loss.backward();
+    let (unskipped, loss) = build();
+    backward_skipping_nothing(&loss);
+    let grads = |leaves: &[Value]| leaves.iter().map(Value::grad).collect::<Vec<f64>>();
+    (grads(&leaves), grads(&unskipped))
+}
+
+/// Asserts that two runs' gradients are the same, leaf by leaf.
+fn assert_same_gradients(skipping: &[f64], unskipped: &[f64]) {
+    for (i, (&a, &b)) in skipping.iter().zip(unskipped).enumerate() {
+        assert!(same(a, b), "leaf {i}: {a} skipping, {b} not");
+    }
+}
+
 fn leaves(xs: &[f64]) -> Vec<Value> {
     xs.iter().map(|&x| Value::new(x)).collect()
 }
@@ -325,6 +344,87 @@ fn sqrt_at_zero_behind_a_relu_that_is_off_still_gives_nan() {
     assert!(x.grad().is_nan());
 }
 
+/// `(a/b)·0` with b = 10⁻²⁰⁰: a/b = 10²⁰⁰ is finite, but ∂(a/b)/∂b = −(a/b)/b
+/// overflows to −∞, so ∂/∂b = 0·(−∞) is NaN. `÷` is not zero-safe, so the quotient is
+/// not skipped.
+#[test]
+fn a_quotient_whose_derivative_overflows_still_gives_nan() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let (a, b) = (Value::new(1.0), Value::new(1e-200));
+        let loss = (&a / &b) * 0.0;
+        (vec![a, b], loss)
+    });
+    assert!(skipping[1].is_nan(), "∂/∂b = {}", skipping[1]);
+    assert_same_gradients(&skipping, &unskipped);
+}
+
+/// `x⁻¹·0` with x = 10⁻²⁰⁰: x⁻¹ = 10²⁰⁰ is finite, but its derivative −x⁻² overflows
+/// to −∞, so ∂/∂x = 0·(−∞) is NaN. `powi(−1)` is not zero-safe, so it is not skipped.
+#[test]
+fn an_inverse_power_whose_derivative_overflows_still_gives_nan() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let x = Value::new(1e-200);
+        let loss = x.powi(-1) * 0.0;
+        (vec![x], loss)
+    });
+    assert!(skipping[0].is_nan(), "∂/∂x = {}", skipping[0]);
+    assert_same_gradients(&skipping, &unskipped);
+}
+
+/// `aᵇ·0` with a = 0, b = 0.5 (a power with a `Value` exponent): aᵇ = 0, but
+/// ∂aᵇ/∂a = b·a^(b−1) is ∞, so ∂/∂a = 0·∞ is NaN. `pow` is not zero-safe, so it is not
+/// skipped.
+#[test]
+fn a_power_with_an_infinite_derivative_at_zero_still_gives_nan() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let (a, b) = (Value::new(0.0), Value::new(0.5));
+        let loss = a.pow(&b) * 0.0;
+        (vec![a, b], loss)
+    });
+    assert!(skipping[0].is_nan(), "∂/∂a = {}", skipping[0]);
+    assert_same_gradients(&skipping, &unskipped);
+}
+
+/// `(1/x)·0` with x = 10⁻²⁰⁰: 1/x is finite, but its derivative −1/x² overflows to −∞,
+/// so ∂/∂x = 0·(−∞) is NaN. `recip` is not zero-safe, so it is not skipped.
+#[test]
+fn a_reciprocal_whose_derivative_overflows_still_gives_nan() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let x = Value::new(1e-200);
+        let loss = x.recip() * 0.0;
+        (vec![x], loss)
+    });
+    assert!(skipping[0].is_nan(), "∂/∂x = {}", skipping[0]);
+    assert_same_gradients(&skipping, &unskipped);
+}
+
+/// `ln(x)·0` with x = 10⁻³¹⁰ (subnormal): ln x is finite, but its derivative 1/x
+/// overflows to ∞, so ∂/∂x = 0·∞ is NaN. `ln` is not zero-safe, so it is not skipped.
+#[test]
+fn a_logarithm_whose_derivative_overflows_still_gives_nan() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let x = Value::new(1e-310);
+        let loss = x.ln() * 0.0;
+        (vec![x], loss)
+    });
+    assert!(skipping[0].is_nan(), "∂/∂x = {}", skipping[0]);
+    assert_same_gradients(&skipping, &unskipped);
+}
+
+/// `x^0.5·0` at x = 0 through `powf`: the derivative 0.5·x^(−0.5) is ∞, so
+/// ∂/∂x = 0·∞ is NaN. Powers other than 0, 1 and 2 are not zero-safe, so it is not
+/// skipped.
+#[test]
+fn a_constant_power_with_an_infinite_derivative_at_zero_still_gives_nan() {
+    let (skipping, unskipped) = gradients_skipping_and_not(|| {
+        let x = Value::new(0.0);
+        let loss = x.powf(0.5) * 0.0;
+        (vec![x], loss)
+    });
+    assert!(skipping[0].is_nan(), "∂/∂x = {}", skipping[0]);
+    assert_same_gradients(&skipping, &unskipped);
+}
+
 #[test]
 fn an_infinity_written_after_the_graph_was_built_still_reaches_the_gradients() {
     // relu(c·x − 10) with c = 3, x = 2 is off, and every node was zero-safe when built.
@@ -427,25 +527,6 @@ fn an_input_made_infinite_before_an_earlier_backward_pass_is_not_taken_for_finit
     let loss = neuron.forward(&x) * 3.0;
     loss.backward();
     assert!(neuron.weights()[0].grad().is_nan());
-}
-
-/// Each leaf's gradient from `build`'s graph, once through `backward()` and once
-/// through a fresh copy of the graph with nothing skipped. `build` returns the leaves
-/// and the loss.
-fn gradients_skipping_and_not(build: impl Fn() -> (Vec<Value>, Value)) -> (Vec<f64>, Vec<f64>) {
-    let (leaves, loss) = build();
-    loss.backward();
-    let (unskipped, loss) = build();
-    backward_skipping_nothing(&loss);
-    let grads = |leaves: &[Value]| leaves.iter().map(Value::grad).collect::<Vec<f64>>();
-    (grads(&leaves), grads(&unskipped))
-}
-
-/// Asserts that two runs' gradients are the same, leaf by leaf.
-fn assert_same_gradients(skipping: &[f64], unskipped: &[f64]) {
-    for (i, (&a, &b)) in skipping.iter().zip(unskipped).enumerate() {
-        assert!(same(a, b), "leaf {i}: {a} skipping, {b} not");
-    }
 }
 
 /// A leaky relu with slope 10¹⁰ below 0 whose output is finite (w₀·x₀ = −1, so
