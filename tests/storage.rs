@@ -1,6 +1,12 @@
 //! Node storage under random use: values created, combined, cloned and dropped in any
 //! order, with large temporary graphs filling and freeing blocks of storage in between,
 //! never lose or mix up a live node's data, operands or gradient.
+//!
+//! Every live node holds a gradient of its own (see [`Live::grad`]), so a node that
+//! lost its storage, or shared it with another, shows up as a wrong gradient as well
+//! as wrong data.
+
+use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use scalargrad::Value;
@@ -16,8 +22,9 @@ enum Action {
     Clone(usize),
     /// Drops a live value's handle.
     Drop(usize),
-    /// Builds, differentiates and drops a temporary chain of `3 · len` nodes on a live
-    /// value, which fills and frees whole blocks of storage.
+    /// Builds, differentiates and drops a temporary chain of `5 · len` nodes on a live
+    /// value (each step `tanh(x · 0.5 + 1)` makes two constants and three results),
+    /// which fills and frees whole blocks of storage.
     Temporary { on: usize, len: usize },
     /// Labels a live value.
     Label(usize),
@@ -38,16 +45,59 @@ fn action() -> impl Strategy<Value = Action> {
 /// A live value and what it must hold.
 struct Live {
     value: Value,
+    /// A number that names the node (not the handle): clones share it.
+    id: usize,
+    /// The ids of the nodes the value was computed from, its own included: what
+    /// `zero_grad` on it reaches among the values the test made.
+    reaches: BTreeSet<usize>,
     data: f64,
+    /// The gradient the node must hold: a number of its own, set when it is made, or
+    /// 0 once a `zero_grad` has reached it.
+    grad: f64,
     /// `(a, b, multiply)` for a combined value: the data its operands must hold.
     operands: Option<(f64, f64, bool)>,
     label: Option<String>,
+}
+
+/// A gradient no other node made by the test holds: the node's id plus one.
+fn own_gradient(id: usize) -> f64 {
+    (id + 1) as f64
+}
+
+/// Gives a node just made the gradient [`own_gradient`], after checking that it starts
+/// at 0 (memory that held a freed node must not pass its gradient on).
+fn mark_new(value: &Value, id: usize) -> Result<f64, TestCaseError> {
+    prop_assert_eq!(
+        value.grad().to_bits(),
+        0.0f64.to_bits(),
+        "a new node's gradient"
+    );
+    let grad = own_gradient(id);
+    value.set_grad(grad);
+    Ok(grad)
+}
+
+/// `∂x/∂base` for the chain `x = tanh(base · 0.5 + 1)` repeated `len` times, by the
+/// chain rule on plain numbers.
+fn chain_derivative(base: f64, len: usize) -> f64 {
+    let (mut x, mut d) = (base, 1.0);
+    for _ in 0..len {
+        x = (x * 0.5 + 1.0).tanh();
+        d *= 0.5 * (1.0 - x * x);
+    }
+    d
 }
 
 fn check(live: &[Live]) -> Result<(), TestCaseError> {
     for (i, l) in live.iter().enumerate() {
         prop_assert_eq!(l.value.data().to_bits(), l.data.to_bits(), "value {}", i);
         prop_assert_eq!(l.value.label(), l.label.clone(), "label of value {}", i);
+        prop_assert_eq!(
+            l.value.grad().to_bits(),
+            l.grad.to_bits(),
+            "gradient of value {}",
+            i
+        );
         let operands = l.value.operands();
         match l.operands {
             None => prop_assert!(operands.is_empty(), "value {} is a leaf", i),
@@ -63,19 +113,31 @@ fn check(live: &[Live]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
+    /// After every step of a random program, each live value still has its data, its
+    /// operands' data, its op, its label and its gradient; a temporary chain's
+    /// gradient reaches its base, and `zero_grad` clears exactly the base's graph.
     #[test]
     fn live_nodes_survive_any_order_of_creating_and_freeing(
         actions in prop::collection::vec(action(), 1..150)
     ) {
         let mut live: Vec<Live> = Vec::new();
+        let mut made = 0;
         for action in actions {
             match action {
-                Action::Leaf(x) => live.push(Live {
-                    value: Value::new(x),
-                    data: x,
-                    operands: None,
-                    label: None,
-                }),
+                Action::Leaf(x) => {
+                    let (value, id) = (Value::new(x), made);
+                    made += 1;
+                    let grad = mark_new(&value, id)?;
+                    live.push(Live {
+                        value,
+                        id,
+                        reaches: BTreeSet::from([id]),
+                        data: x,
+                        grad,
+                        operands: None,
+                        label: None,
+                    });
+                }
                 Action::Combine { a, b, multiply } if !live.is_empty() => {
                     let (a, b) = (&live[a % live.len()], &live[b % live.len()]);
                     let (value, data) = if multiply {
@@ -84,13 +146,20 @@ proptest! {
                         (&a.value + &b.value, a.data + b.data)
                     };
                     let operands = Some((a.data, b.data, multiply));
-                    live.push(Live { value, data, operands, label: None });
+                    let id = made;
+                    made += 1;
+                    let reaches = a.reaches.union(&b.reaches).copied().chain([id]).collect();
+                    let grad = mark_new(&value, id)?;
+                    live.push(Live { value, id, reaches, data, grad, operands, label: None });
                 }
                 Action::Clone(i) if !live.is_empty() => {
                     let l = &live[i % live.len()];
                     let copy = Live {
                         value: l.value.clone(),
+                        id: l.id,
+                        reaches: l.reaches.clone(),
                         data: l.data,
+                        grad: l.grad,
                         operands: l.operands,
                         label: l.label.clone(),
                     };
@@ -101,15 +170,27 @@ proptest! {
                     live.swap_remove(i);
                 }
                 Action::Temporary { on, len } if !live.is_empty() => {
-                    let base = &live[on % live.len()].value;
-                    let grad_before = base.grad();
+                    let on = &live[on % live.len()];
+                    let (base, reaches) = (on.value.clone(), on.reaches.clone());
+                    let expected = chain_derivative(on.data, len);
+                    base.zero_grad();
                     let mut x = base.clone();
                     for _ in 0..len {
                         x = (&x * 0.5 + 1.0).tanh();
                     }
+                    prop_assert_eq!(x.nodes().len(), 5 * len + base.nodes().len());
                     x.backward();
+                    drop(x);
                     prop_assert!(base.grad().is_finite());
-                    base.set_grad(grad_before);
+                    let grad = base.grad();
+                    prop_assert!(
+                        (grad - expected).abs() <= 1e-12 * expected.abs() + f64::MIN_POSITIVE,
+                        "∂x/∂base = {}, expected {}", grad, expected
+                    );
+                    base.zero_grad();
+                    for l in live.iter_mut().filter(|l| reaches.contains(&l.id)) {
+                        l.grad = 0.0;
+                    }
                 }
                 Action::Label(i) if !live.is_empty() => {
                     let i = i % live.len();
