@@ -12,7 +12,9 @@
 mod common;
 
 use common::unary::unary_cases;
-use common::{assert_close, central_difference, expr, on_small_stack, Estimate, Expr, Step};
+use common::{
+    assert_close, assert_derivative, central_difference, expr, on_small_stack, Estimate, Expr, Step,
+};
 use proptest::prelude::*;
 use scalargrad::check::{gradcheck, gradgradcheck, GradgradcheckError, Options};
 use scalargrad::{grad, hessian, hvp, logsumexp, try_grad, try_hvp, GradError, Value};
@@ -174,12 +176,7 @@ proptest! {
         for op in unary_cases() {
             let x0 = op.point(u, negative);
             let d = derivatives(x0, 2, op.build);
-            let expected = (op.d2)(x0);
-            let tol = 1e-12 * expected.abs().max(1.0);
-            prop_assert!(
-                (d[1] - expected).abs() <= tol,
-                "{}'' at {}: grad gives {}, closed form {}", op.name, x0, d[1], expected
-            );
+            assert_rel(d[1], (op.d2)(x0), 1e-12);
         }
     }
 
@@ -200,12 +197,7 @@ proptest! {
             let expected = closed(a0, b0);
             for i in 0..2 {
                 for j in 0..2 {
-                    let tol = 1e-11 * expected[i][j].abs().max(1.0);
-                    prop_assert!(
-                        (h[i][j] - expected[i][j]).abs() <= tol,
-                        "∂²{}/∂{}∂{} at ({}, {}): grad gives {}, closed form {}",
-                        name, i, j, a0, b0, h[i][j], expected[i][j]
-                    );
+                    assert_rel(h[i][j], expected[i][j], 1e-11);
                 }
             }
         }
@@ -288,13 +280,8 @@ proptest! {
         prop_assume!(estimates.iter().flatten().all(Estimate::is_reliable));
         for i in 0..n {
             for j in 0..n {
-                let fd = estimates[i][j];
-                let tol = fd.error + 1e-6 * (1.0 + fd.value.abs());
-                prop_assert!(
-                    (h[i][j] - fd.value).abs() <= tol,
-                    "∂²f/∂x{}∂x{}: grad gives {}, differences of backward() give {} (tolerance {:e})",
-                    j, i, h[i][j], fd.value, tol
-                );
+                let what = format!("∂²f/∂x{j}∂x{i} from grad, against differences of backward()");
+                assert_derivative(&what, h[i][j], estimates[i][j]);
             }
         }
     }

@@ -73,7 +73,7 @@ pub fn assert_derivative(what: &str, analytic: f64, estimate: Estimate) {
     let tol = estimate.error + 1e-6 * (1.0 + estimate.value.abs());
     assert!(
         (analytic - estimate.value).abs() <= tol,
-        "{what}: backward gives {analytic}, finite differences give {} (tolerance {tol:e})",
+        "{what}: got {analytic}, finite differences give {} (tolerance {tol:e})",
         estimate.value
     );
 }
