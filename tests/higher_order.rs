@@ -286,6 +286,30 @@ proptest! {
         }
     }
 
+    /// Every ∂³f/∂xᵢ³ of a random DAG, from `grad` applied three times, against central
+    /// differences of `hessian`'s diagonal. The only test whose result depends on the
+    /// third derivative given to the custom op (`Step::Custom`).
+    #[test]
+    fn third_derivatives_match_differences_of_second_derivatives(e in expr(40)) {
+        let estimates: Vec<Estimate> = (0..e.inputs.len())
+            .map(|i| {
+                let second = |x: &[f64]| hessian(output(&e), x)[i][i];
+                central_difference(&second, &e.inputs, i)
+            })
+            .collect();
+        // As for second derivatives: a kink in the stencil makes the case drawn again.
+        prop_assume!(estimates.iter().all(Estimate::is_reliable));
+        let (leaves, out) = e.build();
+        for (i, x) in leaves.iter().enumerate() {
+            let x = std::slice::from_ref(x);
+            let first = grad(&out, x).remove(0);
+            let second = grad(&first, x).remove(0);
+            let third = grad(&second, x).remove(0);
+            let what = format!("∂³f/∂x{i}³ from grad, against differences of hessian");
+            assert_derivative(&what, third.data(), estimates[i]);
+        }
+    }
+
     /// Mixed partials are symmetric: ∂²f/∂xᵢ∂xⱼ = ∂²f/∂xⱼ∂xᵢ, although the two are
     /// built along different gradient graphs.
     #[test]

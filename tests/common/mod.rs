@@ -122,7 +122,8 @@ pub enum Step {
     /// `tanh(a)^n`.
     Powi(usize, i32),
     /// A user op: `a / (1 + a²)` with derivatives `(1 − a²) / (1 + a²)²`,
-    /// `2a(a² − 3) / (1 + a²)³` and `−6(a⁴ − 6a² + 1) / (1 + a²)⁴`.
+    /// `2a(a² − 3) / (1 + a²)³` and `−6(a⁴ − 6a² + 1) / (1 + a²)⁴`; the third serves
+    /// third-order `grad`s, checked in `tests/higher_order.rs`.
     Custom(usize),
     /// `Σ xᵢ / n`.
     Sum(Vec<usize>),
