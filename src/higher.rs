@@ -73,9 +73,9 @@ impl Error for GradError {}
 /// output itself a constant 1. Every `.grad()` is left as it was: the adjoints live in
 /// scratch space, never in the nodes. The conventions are those of `backward()`, and so
 /// are the numbers: each gradient's `data()` is what `backward()` would add to
-/// `w.grad()`, up to rounding in two places: `logsumexp`, and a `dot` in which one node
-/// fills several factor slots (`backward()` adds the pairs' terms pair by pair, this
-/// graph all left factors' first). Piecewise-constant derivatives (relu,
+/// `w.grad()`, up to rounding in two places: `logsumexp`, and a `dot` with one node
+/// among both its left and its right factors (`backward()` adds the terms pair by
+/// pair, this graph all left factors' first). Piecewise-constant derivatives (relu,
 /// abs, leaky relu, max, min) become constants, so their own derivatives are 0.
 ///
 /// A gradient may share nodes with the graph it came from (the gradient of `a·b` with

@@ -328,7 +328,10 @@ proptest! {
 
     /// The first-order gradient graph computes what `backward()` does. The two add the
     /// same products in the same order, so they agree exactly; only logsumexp's softmax
-    /// is rounded differently (g·(e/Σ) against (g·e)/Σ).
+    /// is rounded differently (g·(e/Σ) against (g·e)/Σ). (A dot with one node among
+    /// both its left and its right factors would add that node's terms in another
+    /// order; these expressions never build one, since their right factors are fresh
+    /// `tanh` nodes.)
     #[test]
     fn first_order_grad_equals_backward(e in expr(60)) {
         let (leaves, out) = e.build();
