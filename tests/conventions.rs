@@ -45,6 +45,18 @@ fn domain_edges_follow_ieee() {
     assert_eq!(at(0.0, |x| x.powf(0.0)), (1.0, 0.0)); // x⁰ is constant, even at 0
     assert_eq!(at(0.0, |x| x.powi(0)), (1.0, 0.0));
     assert_eq!(at(0.0, Value::recip), (f64::INFINITY, f64::NEG_INFINITY));
+    // a/b at b = 0: 1/0 = +inf, ∂/∂a = 1/b = +inf, ∂/∂b = −a/b² = −inf; 0/0 is NaN.
+    let (a, b) = (Value::new(1.0), Value::new(0.0));
+    let y = &a / &b;
+    y.backward();
+    assert_eq!(
+        (y.data(), a.grad(), b.grad()),
+        (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY)
+    );
+    let (a, b) = (Value::new(0.0), Value::new(0.0));
+    let y = &a / &b;
+    y.backward();
+    assert!(y.data().is_nan() && b.grad().is_nan());
 }
 
 /// The most negative integer power: n − 1 does not fit an i32, and must not overflow.
