@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::unary::unary_cases;
+use common::unary::{sigmoid, unary_cases};
 use common::{
     assert_close, assert_derivative, central_difference, expr, on_small_stack, Estimate, Expr, Step,
 };
@@ -85,10 +85,6 @@ fn tanh_second_derivative() {
             1e-14,
         );
     }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// σ' = σ(1 − σ), so σ'' = σ'(1 − σ) − σσ' = σ(1 − σ)(1 − 2σ).

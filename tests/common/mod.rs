@@ -227,9 +227,7 @@ impl Scalar for f64 {
     }
 
     fn apply(step: &Step, v: &[f64]) -> f64 {
-        fn sigmoid(x: f64) -> f64 {
-            1.0 / (1.0 + (-x).exp())
-        }
+        use self::unary::sigmoid;
         match *step {
             Step::Const(c) => c,
             Step::Add(a, b) => (v[a] + v[b]) * 0.5,

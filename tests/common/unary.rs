@@ -32,7 +32,8 @@ impl UnaryCase {
     }
 }
 
-fn sigmoid(x: f64) -> f64 {
+/// The logistic function on plain numbers, the tests' reference for `Value::sigmoid`.
+pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
