@@ -15,67 +15,83 @@ use crate::value::Value;
 /// Implements one binary operator for every combination of `Value`, `&Value` and
 /// `f64`. Owned operands move into the new node; borrowed ones are cloned (a count
 /// raised, nothing copied).
+///
+/// Every method is `#[inline]`, as are `Value::new`, the accessors and the common
+/// activations: without it, code in another crate (every user's, and the benches')
+/// calls each operator out of line, spilling and reloading its registers around every
+/// node. W1's scalar step went from about 457 to 405 µs when they became inlinable.
 macro_rules! binary_operator {
     ($trait:ident, $method:ident, $assign_trait:ident, $assign_method:ident, $op:expr) => {
         impl $trait<&Value> for &Value {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: &Value) -> Value {
                 Value::combine($op, self.clone(), rhs.clone())
             }
         }
         impl $trait<Value> for Value {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: Value) -> Value {
                 Value::combine($op, self, rhs)
             }
         }
         impl $trait<&Value> for Value {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: &Value) -> Value {
                 Value::combine($op, self, rhs.clone())
             }
         }
         impl $trait<Value> for &Value {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: Value) -> Value {
                 Value::combine($op, self.clone(), rhs)
             }
         }
         impl $trait<f64> for &Value {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: f64) -> Value {
                 Value::combine($op, self.clone(), Value::new(rhs))
             }
         }
         impl $trait<f64> for Value {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: f64) -> Value {
                 Value::combine($op, self, Value::new(rhs))
             }
         }
         impl $trait<&Value> for f64 {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: &Value) -> Value {
                 Value::combine($op, Value::new(self), rhs.clone())
             }
         }
         impl $trait<Value> for f64 {
             type Output = Value;
+            #[inline]
             fn $method(self, rhs: Value) -> Value {
                 Value::combine($op, Value::new(self), rhs)
             }
         }
         impl $assign_trait<&Value> for Value {
+            #[inline]
             fn $assign_method(&mut self, rhs: &Value) {
                 *self = Value::combine($op, self.clone(), rhs.clone());
             }
         }
         impl $assign_trait<Value> for Value {
+            #[inline]
             fn $assign_method(&mut self, rhs: Value) {
                 *self = Value::combine($op, self.clone(), rhs);
             }
         }
         impl $assign_trait<f64> for Value {
+            #[inline]
             fn $assign_method(&mut self, rhs: f64) {
                 *self = Value::combine($op, self.clone(), Value::new(rhs));
             }

@@ -9,6 +9,7 @@ use crate::op::{Binary, Op, Param, Unary};
 use crate::value::Value;
 
 impl Value {
+    #[inline]
     fn unary(&self, f: Unary) -> Value {
         let safe = f.keeps_zeros() && self.is_zero_safe();
         Value::from_op(f.value(self.data()), safe, || Op::Unary(f, self.clone()))
@@ -186,6 +187,7 @@ impl Value {
     /// assert_eq!((y.data(), x.grad()), (1.0, 0.0));
     /// ```
     #[must_use = "method returns a new Value and does not modify the original"]
+    #[inline]
     pub fn tanh(&self) -> Value {
         self.unary(Unary::Tanh)
     }
@@ -201,6 +203,7 @@ impl Value {
     /// assert_eq!(scalargrad::Value::new(-1000.0).sigmoid().data(), 0.0);
     /// ```
     #[must_use = "method returns a new Value and does not modify the original"]
+    #[inline]
     pub fn sigmoid(&self) -> Value {
         self.unary(Unary::Sigmoid)
     }
@@ -216,6 +219,7 @@ impl Value {
     /// assert!(scalargrad::Value::new(f64::NAN).relu().data().is_nan());
     /// ```
     #[must_use = "method returns a new Value and does not modify the original"]
+    #[inline]
     pub fn relu(&self) -> Value {
         self.unary(Unary::Relu)
     }

@@ -241,6 +241,7 @@ impl Value {
     /// assert_eq!((w.data(), w.grad()), (-0.5, 0.0));
     /// ```
     #[must_use]
+    #[inline]
     pub fn new(data: f64) -> Value {
         Value::from_op(data, true, || Op::Leaf)
     }
@@ -274,6 +275,7 @@ impl Value {
 
     /// The value computed in the forward pass (or set on a leaf).
     #[must_use]
+    #[inline]
     pub fn data(&self) -> f64 {
         self.node.data.get()
     }
@@ -281,6 +283,7 @@ impl Value {
     /// The gradient accumulated by [`Value::backward`] calls since the last
     /// [`Value::zero_grad`]: d(output)/d(self), summed over every call.
     #[must_use]
+    #[inline]
     pub fn grad(&self) -> f64 {
         self.node.grad.get()
     }
@@ -320,6 +323,7 @@ impl Value {
     /// w.set_grad(-0.0);
     /// assert!(w.grad().is_sign_positive());
     /// ```
+    #[inline]
     pub fn set_grad(&self, grad: f64) {
         // −0 + 0 = +0; every other number is unchanged.
         self.node.grad.set(grad + 0.0);
