@@ -127,9 +127,7 @@ impl NodeRef {
     /// freed slot has: passes over the chunk skip it, and the chunk is never reused.
     #[inline]
     pub(crate) fn new(make: impl FnOnce() -> Node) -> NodeRef {
-        let slot = ARENA
-            .try_with(Arena::next_slot)
-            .unwrap_or_else(|_| late_slot());
+        let slot = next_slot();
         // SAFETY: `slot` is a slot of a live chunk that nothing else uses; writing one
         // field of it initialises that field.
         let node = unsafe {
@@ -308,11 +306,11 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
 pub(crate) fn for_each_live_node(mut f: impl FnMut(&Node)) {
     let _ = ARENA.try_with(|arena| {
         let chunks: Vec<NonNull<Chunk>> = arena.chunks.borrow().values().copied().collect();
+        let current = current_chunk();
         for chunk in chunks {
-            let handed_out = if chunk.as_ptr() == arena.current.get() {
-                arena.used.get()
-            } else {
-                SLOTS
+            let handed_out = match current {
+                Some((filling, used)) if filling == chunk => used,
+                _ => SLOTS,
             };
             for index in 0..handed_out {
                 let slot = slot_at(chunk, index);
@@ -645,13 +643,81 @@ impl Spare {
     }
 }
 
-/// One thread's chunks: the one being filled, every chunk with live nodes in creation
-/// order, and spares for reuse.
+/// Where the next node goes: the next slot of the chunk being filled, and the end of
+/// that chunk's slots. Both are null before the first node and once the thread's arena
+/// is gone; `next == end` also when the chunk is full.
+///
+/// Kept apart from [`Arena`] because handing out a slot is the hottest path of all:
+/// this has no destructor, so reading it needs no check that the thread is still
+/// alive, and the bump of one pointer replaces a count and an address computation.
+/// With the chunk and a count kept in the arena, building W1's scalar graph took 53
+/// instructions per node (callgrind); with this, 43, and W3's sum runs about 9% faster.
+#[derive(Clone, Copy)]
+struct Fill {
+    next: *mut Node,
+    end: *mut Node,
+}
+
+impl Fill {
+    const EMPTY: Fill = Fill {
+        next: ptr::null_mut(),
+        end: ptr::null_mut(),
+    };
+}
+
+thread_local! {
+    static FILL: Cell<Fill> = const { Cell::new(Fill::EMPTY) };
+}
+
+/// The next free slot.
+#[inline]
+fn next_slot() -> NonNull<Node> {
+    let Fill { next, end } = FILL.get();
+    if next == end {
+        return slot_in_new_chunk();
+    }
+    // SAFETY: `next` lies before `end`, so it is a slot of the chunk being filled that
+    // has not been handed out; the one after it is at most `end`.
+    unsafe {
+        FILL.set(Fill {
+            next: next.add(1),
+            end,
+        });
+        NonNull::new_unchecked(next)
+    }
+}
+
+/// The first slot of a chunk started for it, once the current one is full (or before
+/// the thread's first node); a slot outside the arena once the thread's arena is gone.
+#[cold]
+fn slot_in_new_chunk() -> NonNull<Node> {
+    match ARENA.try_with(Arena::start_chunk) {
+        Ok(chunk) => {
+            let first = slot_at(chunk, 0);
+            // SAFETY: slot 1 and the end of the slots lie within the chunk.
+            FILL.set(unsafe {
+                Fill {
+                    next: first.as_ptr().add(1),
+                    end: first.as_ptr().add(SLOTS),
+                }
+            });
+            first
+        }
+        Err(_) => late_slot(),
+    }
+}
+
+/// The chunk being filled and how many of its slots are handed out, unless it is full
+/// (from then on a chunk lives as long as its nodes do) or there is none.
+fn current_chunk() -> Option<(NonNull<Chunk>, usize)> {
+    let Fill { next, end } = FILL.get();
+    let next = NonNull::new(next).filter(|_| next != end)?;
+    Some((chunk_of(next), index_of(next)))
+}
+
+/// One thread's chunks: every chunk with live nodes in creation order, and spares for
+/// reuse. The chunk being filled is in [`FILL`].
 struct Arena {
-    /// The chunk being filled, or null before the first node and after a chunk fills.
-    current: Cell<*mut Chunk>,
-    /// Slots of `current` handed out so far.
-    used: Cell<usize>,
     /// The `seq` of the next chunk to start.
     next_seq: Cell<u64>,
     /// Every chunk with live slots (the current one included), by `seq`.
@@ -669,8 +735,6 @@ struct Arena {
 thread_local! {
     static ARENA: Arena = const {
         Arena {
-            current: Cell::new(ptr::null_mut()),
-            used: Cell::new(0),
             next_seq: Cell::new(1),
             chunks: RefCell::new(BTreeMap::new()),
             spare: RefCell::new(BinaryHeap::new()),
@@ -682,24 +746,8 @@ thread_local! {
 }
 
 impl Arena {
-    /// The next free slot.
-    #[inline]
-    fn next_slot(&self) -> NonNull<Node> {
-        let chunk = match NonNull::new(self.current.get()) {
-            Some(chunk) => chunk,
-            None => self.start_chunk(),
-        };
-        let index = self.used.get();
-        self.used.set(index + 1);
-        if index + 1 == SLOTS {
-            // Full: from now on the chunk lives as long as its nodes do.
-            self.current.set(ptr::null_mut());
-        }
-        slot_at(chunk, index)
-    }
-
-    /// Makes a spare (or new) chunk the current one. All its slots count as live
-    /// until handed out and freed.
+    /// Starts a spare (or new) chunk, for the caller to fill (see [`FILL`]). All its
+    /// slots count as live until handed out and freed.
     #[cold]
     fn start_chunk(&self) -> NonNull<Chunk> {
         let chunk = {
@@ -728,8 +776,6 @@ impl Arena {
             chunks.insert(seq, chunk);
             chunks.len()
         };
-        self.current.set(chunk.as_ptr());
-        self.used.set(0);
         self.peak.set(self.peak.get().max(in_use));
         // Chunks are numbered from 1, so every `REVIEW_EVERY`-th start ends a window.
         if seq % REVIEW_EVERY as u64 == 0 {
@@ -800,12 +846,14 @@ impl Drop for Arena {
         // whose chunks are all spare goes now. The others go when their last chunk in
         // use becomes spare (see `count_spare`); their spare chunks need no list.
         give_back_groups(self.spare.get_mut(), 0);
-        if let Some(chunk) = NonNull::new(self.current.get()) {
-            self.current.set(ptr::null_mut());
+        let current = current_chunk();
+        // Nodes made from now on go outside the arena (see `late_slot`).
+        FILL.set(Fill::EMPTY);
+        if let Some((chunk, used)) = current {
             // The slots never handed out no longer count; nodes still alive keep the
             // chunk until they go.
             // SAFETY: the current chunk is live, counting every unused slot.
-            unsafe { release_slots(chunk, SLOTS - self.used.get()) };
+            unsafe { release_slots(chunk, SLOTS - used) };
         }
     }
 }
