@@ -285,9 +285,12 @@ impl Value {
                 if node.mark.state(stamp) == Visit::New || node.op.is_leaf() {
                     return ControlFlow::Continue(());
                 }
+                // Counted here and added to `waiting` once: the closure reaches
+                // `waiting` through memory, and each update would wait for the last.
+                let mut newly = 0;
                 if !(node.mark.is_zero_safe() && node.passes_only_zeros()) {
                     let mut reach =
-                        |x: &Value| waiting += usize::from(reach(x, pass, stamp, &mut parked));
+                        |x: &Value| newly += usize::from(reach(x, pass, stamp, &mut parked));
                     // The common shapes first, without going through operand lists.
                     match &node.op {
                         Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => reach(x),
@@ -305,7 +308,7 @@ impl Value {
                     }
                     node.op.propagate(node.data.get(), node.grad.get());
                 }
-                waiting -= 1;
+                waiting = waiting + newly - 1;
                 if waiting == 0 {
                     ControlFlow::Break(())
                 } else {
