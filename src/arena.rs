@@ -353,26 +353,6 @@ unsafe fn free_graph(first: NonNull<Node>) {
     let mut pending: Vec<NonNull<Node>> = scratch::take();
     let mut next = Some(first);
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
-        let mut release = |operand: Value| {
-            let operand = operand.node.into_raw();
-            // SAFETY: `operand` was a live handle, so its node is initialised.
-            let handles = unsafe { &(*operand.as_ptr()).handles };
-            let count = handles.get() - 1;
-            handles.set(count);
-            if count == 0 {
-                // SAFETY: the count is 0, so nothing else refers to the node.
-                if unsafe { operand.as_ref() }.op.is_leaf() {
-                    // A leaf owns nothing: freed on the spot, without waiting.
-                    // SAFETY: as above; its op owns nothing, so nothing is lost by
-                    // leaving it in place, and the slot is given up once.
-                    unsafe { given_up.add(operand) };
-                } else if let Some(earlier) = next.replace(operand) {
-                    // Last in, first out: the last operand freed here goes next, and
-                    // the others wait.
-                    pending.push(earlier);
-                }
-            }
-        };
         // SAFETY: the count is 0, so nothing else refers to the node. Its op (or, for
         // the common shapes, its operands) is moved out once, and the slot given up
         // right after; the rest is plain data.
@@ -383,19 +363,73 @@ unsafe fn free_graph(first: NonNull<Node>) {
             match &(*slot.as_ptr()).op {
                 Op::Binary(_, [a, b]) => {
                     let (a, b) = (ptr::read(a), ptr::read(b));
-                    release(a);
-                    release(b);
+                    release(a, &mut next, &mut pending, &mut given_up);
+                    release(b, &mut next, &mut pending, &mut given_up);
                 }
-                Op::Unary(_, x) | Op::Param(_, x, _) => release(ptr::read(x)),
-                _ => ptr::read(&raw const (*slot.as_ptr()).op).release_operands(&mut release),
+                Op::Unary(_, x) | Op::Param(_, x, _) => {
+                    release(ptr::read(x), &mut next, &mut pending, &mut given_up);
+                }
+                _ => {
+                    // The other shapes hand their operands to a closure that
+                    // `release_operands` does not inline. Had it captured `next` and
+                    // `given_up`, they would live in memory for the whole loop, and
+                    // each freed node would wait for their last store to be read back
+                    // (W1's scalar step took 3% longer); it gets copies of its own.
+                    let mut its_next = None;
+                    let mut its_given_up = GivenUp::default();
+                    ptr::read(&raw const (*slot.as_ptr()).op).release_operands(|operand| {
+                        release(operand, &mut its_next, &mut pending, &mut its_given_up);
+                    });
+                    its_given_up.release();
+                    if let Some(earlier) = its_next.and_then(|its| next.replace(its)) {
+                        pending.push(earlier);
+                    }
+                }
             }
+            // SAFETY: the op has been moved out and its operands released.
+            given_up.add(slot);
         }
-        // SAFETY: the op has been moved out and its operands released.
-        unsafe { given_up.add(slot) };
     }
     // SAFETY: every slot counted has been given up.
     unsafe { given_up.release() };
     scratch::give_back(pending);
+}
+
+/// Lets go of one operand handle of a node being freed (see [`free_graph`]). An operand
+/// whose count reaches 0 is freed on the spot if it is a leaf, and otherwise becomes
+/// `next`, the node freed next (last in, first out); the one that was to go next waits
+/// in `pending`.
+///
+/// Always inlined, with its state passed by reference: inlined, the references are to
+/// the caller's locals, which can then stay in registers.
+///
+/// # Safety
+///
+/// `operand` must be a handle whose count this call may lower; `given_up`'s slots must
+/// be released (with [`GivenUp::release`]) once the caller is done.
+#[inline(always)]
+unsafe fn release(
+    operand: Value,
+    next: &mut Option<NonNull<Node>>,
+    pending: &mut Vec<NonNull<Node>>,
+    given_up: &mut GivenUp,
+) {
+    let operand = operand.node.into_raw();
+    // SAFETY: `operand` was a live handle, so its node is initialised.
+    let handles = unsafe { &(*operand.as_ptr()).handles };
+    let count = handles.get() - 1;
+    handles.set(count);
+    if count == 0 {
+        // SAFETY: the count is 0, so nothing else refers to the node.
+        if unsafe { operand.as_ref() }.op.is_leaf() {
+            // A leaf owns nothing: freed on the spot, without waiting.
+            // SAFETY: as above; its op owns nothing, so nothing is lost by leaving it
+            // in place, and the slot is given up once.
+            unsafe { given_up.add(operand) };
+        } else if let Some(earlier) = next.replace(operand) {
+            pending.push(earlier);
+        }
+    }
 }
 
 /// Slots given up one after another in one chunk, taken from the chunk's live count
