@@ -43,6 +43,9 @@
 //!   not yet freed, or not handed out yet while the chunk is its thread's current chunk.
 //!   At 0 the chunk is spare: it goes back to its thread's spare list, or, once the
 //!   thread is gone, only counts towards freeing its group.
+//! - While a thread's arena lives, the chunks in use (started and not yet spare) are
+//!   exactly those in its list, linked through their headers in the order they were
+//!   started (see `Arena::newest`); [`FILL`] points into the one being filled, if any.
 //! - A group's `spare` count is the number of its chunks that are spare. The group is
 //!   deallocated when it reaches the group's size, after its chunks have left the spare
 //!   list, and never touched again.
