@@ -1,5 +1,5 @@
 //! Where nodes live: per-thread chunks of slots, filled in creation order, and the
-//! reference-counted handle ([`NodeRef`]) that a [`Value`](crate::Value) wraps.
+//! reference-counted handle ([`NodeRef`]) that a [`Value`] wraps.
 //!
 //! # Why not `Rc<Node>`
 //!
