@@ -19,9 +19,9 @@
 //! A slot is just the 48-byte [`Node`], its count included. Chunks are 32 KiB and
 //! aligned to their size, so a node finds its chunk by rounding its address down; they
 //! are allocated 32 at a time (1 MiB): asked for one 32 KiB-aligned chunk at a time, a
-//! general-purpose allocator may have to skip up to 32 KiB to reach each alignment. A group goes back to the system
-//! when all its chunks are spare and recent use has not needed that many spare chunks
-//! (see `Arena::review_spare`).
+//! general-purpose allocator may have to skip up to 32 KiB to reach each alignment. A
+//! group goes back to the system when all its chunks are spare and recent use has not
+//! needed that many spare chunks (see `Arena::review_spare`).
 //!
 //! Creation order is also what `backward()` relies on: an operand is always older than
 //! the nodes made from it, so [`sweep`] visits a graph newest first with no ordering
@@ -408,8 +408,8 @@ unsafe fn free_graph(first: NonNull<Node>) {
 ///
 /// # Safety
 ///
-/// `operand` must be a handle whose count this call may lower; `given_up`'s slots must
-/// be released (with [`GivenUp::release`]) once the caller is done.
+/// `operand` must be a handle taken out of a node being freed, and `given_up`'s slots
+/// must be released (with [`GivenUp::release`]) once the caller is done.
 #[inline(always)]
 unsafe fn release(
     operand: Value,

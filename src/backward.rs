@@ -118,11 +118,12 @@ pub(crate) fn visit_postorder<'a>(root: &'a Value, mut emit: impl FnMut(&'a Valu
 ///
 /// A program that orders graphs of the same size again and again (calling
 /// `Value::zero_grad` or `grad` at every step, say), or frees a graph of the same
-/// width at every step, would otherwise pay, every time, for the allocation, the page faults of fresh memory, and the copying of a growing
-/// vector. A buffer holds references into one particular graph, so what is kept
-/// between passes is only its allocation: an empty `Vec` of a placeholder type
-/// with the same size and alignment, converted to and from the buffer's type by an
-/// in-place `collect` (which reuses the allocation when the layouts match).
+/// width at every step, would otherwise pay, every time, for the allocation, the page
+/// faults of fresh memory, and the copying of a growing vector. A buffer holds
+/// references into one particular graph, so what is kept between passes is only its
+/// allocation: an empty `Vec` of a placeholder type with the same size and alignment,
+/// converted to and from the buffer's type by an in-place `collect` (which reuses the
+/// allocation when the layouts match).
 pub(crate) mod scratch {
     use std::cell::RefCell;
 
@@ -248,7 +249,7 @@ impl Value {
     ///
     /// The cost is linear in the nodes reachable from `self`, plus the nodes of other
     /// live graphs that share a block of storage with them (up to 681 per block), plus
-    /// one lookup for each block of storage created in between, which is skipped
+    /// one step for each block in use that was created in between, which is skipped
     /// whole.
     ///
     /// ```

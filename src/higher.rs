@@ -83,7 +83,8 @@ impl Error for GradError {}
 /// differentiate it, but do not `set_data` on it.
 ///
 /// The cost is linear in the size of the graph, apart from one sort of its nodes into
-/// creation order, and nothing recurses: a chain of any length is fine. Only nodes on a path from `output` to some `w` are differentiated.
+/// creation order, and nothing recurses: a chain of any length is fine. Only nodes on
+/// a path from `output` to some `w` are differentiated.
 ///
 /// # Panics
 ///
