@@ -23,10 +23,15 @@
 //! - and every operand is zero-safe (a leaf is when its data is finite).
 //!
 //! [`Mark`](crate::value::Mark) keeps the flag. Data changes afterwards only through
-//! `Value::set_data`: a finite number keeps every flag true (the rule does not depend
-//! on which finite value), and a leaf's own flag simply follows its data. A NaN or an
-//! infinity written into a node makes the flags of the nodes built on it wrong, so
-//! `set_data` notes it, and the next `backward()` first takes the flag from every
+//! `Value::set_data`, and a leaf's own flag simply follows its data. A finite number of
+//! magnitude at most [`LARGEST_QUIET_LEAF`] written into a leaf keeps every flag right:
+//! a leaf's data reaches a local derivative only as an operand, as the other factor of
+//! a product, an input or weight of a neuron (times a slope of at most 1), or in the
+//! `2x` of `x²`, all finite for such an `x`. Anything else can make the flags of the
+//! nodes built on it wrong: a NaN or an infinity, a larger leaf (`2x` overflows past
+//! 2¹⁰²³), and any number written into a computed node, whose own data its derivative
+//! may square (`1 − y²` for tanh) and a neuron then multiply by an input. `set_data`
+//! notes such a write, and the next `backward()` first takes the flag from every
 //! computed node on the thread: one walk over the node storage, however many such
 //! writes came before it.
 
@@ -35,24 +40,30 @@ use std::cell::Cell;
 use crate::arena;
 
 thread_local! {
-    /// Whether `set_data` has written a NaN or an infinity since the flags were last
-    /// cleared.
+    /// Whether `set_data` has made a write that can leave flags wrong (see the module
+    /// docs) since the flags were last cleared.
     static STALE: Cell<bool> = const { Cell::new(false) };
 
     /// How many times the flags have been cleared on this thread.
     static CLEARED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Notes that `data` is being written over a node's data (by `Value::set_data`).
+/// The largest magnitude a leaf's data can be given with every flag left as it is:
+/// 2¹⁰²², written by its bits (exponent 1022 over the bias of 1023, no fraction).
+const LARGEST_QUIET_LEAF: f64 = f64::from_bits((1023 + 1022) << 52);
+
+/// Notes that `data` is being written over the data of a node, a leaf or not (by
+/// `Value::set_data`).
 #[inline]
-pub(crate) fn note_write(data: f64) {
-    if !data.is_finite() {
+pub(crate) fn note_write(leaf: bool, data: f64) {
+    // Also true for a NaN, which compares false.
+    if !(leaf && data.abs() <= LARGEST_QUIET_LEAF) {
         STALE.set(true);
     }
 }
 
-/// Takes the zero-safe flag from every computed node on this thread if a NaN or an
-/// infinity has been written since the last time. `backward()` calls this first.
+/// Takes the zero-safe flag from every computed node on this thread if a write that
+/// can leave flags wrong came since the last time. `backward()` calls this first.
 #[inline]
 pub(crate) fn forget_if_stale() {
     if STALE.get() {
@@ -70,4 +81,13 @@ pub(crate) fn forget_if_stale() {
 /// flags is good while this stays the same.
 pub(crate) fn generation() -> u64 {
     CLEARED.get()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_largest_quiet_leaf_is_two_to_the_1022() {
+        assert_eq!(super::LARGEST_QUIET_LEAF, 2f64.powi(1022));
+        assert!((2.0 * super::LARGEST_QUIET_LEAF).is_finite());
+    }
 }

@@ -293,9 +293,10 @@ impl Value {
     /// Results already computed from this node keep their old data: build the graph
     /// again (call the model again) to see the new value flow through.
     ///
-    /// Writing a NaN or an infinity costs the next [`Value::backward`] on this thread
-    /// one visit to every live node, to keep its skipping of zeros exact (see the
-    /// README, "How it works").
+    /// Writing a NaN, an infinity or a number beyond ±2¹⁰²² into a leaf, or any number
+    /// into a computed node, costs the next [`Value::backward`] on this thread one
+    /// visit to every live node, to keep its skipping of zeros exact (see the README,
+    /// "How it works").
     ///
     /// ```
     /// let w = scalargrad::Value::new(1.0);
@@ -303,8 +304,9 @@ impl Value {
     /// assert_eq!(w.data(), 0.9);
     /// ```
     pub fn set_data(&self, data: f64) {
-        sparse::note_write(data);
-        if self.node.op.is_leaf() {
+        let leaf = self.node.op.is_leaf();
+        sparse::note_write(leaf, data);
+        if leaf {
             // A leaf is zero-safe exactly when its data is finite (see `sparse.rs`).
             self.node.mark.set_zero_safe(data.is_finite());
         }

@@ -398,6 +398,38 @@ fn an_infinity_written_after_the_graph_was_built_still_reaches_the_gradients() {
     assert!(c.grad().is_nan());
 }
 
+#[test]
+fn a_large_finite_leaf_written_after_the_graph_was_built_still_reaches_the_gradients() {
+    // `out = x² · 0 + x`: the square passes back only 0 while its local derivative 2x
+    // is finite. Writing x = 10³⁰⁸ afterwards makes 2x overflow, and ∂out/∂x
+    // = 0 · ∞ + 1 NaN, as the full chain rule gives it.
+    let build = || {
+        let x = Value::new(1.0);
+        let out = x.powi(2) * 0.0 + &x;
+        x.set_data(1e308);
+        (vec![x], out)
+    };
+    let (skipping, unskipped) = gradients_skipping_and_not(build);
+    assert!(unskipped[0].is_nan());
+    assert_same_gradients(&skipping, &unskipped);
+}
+
+#[test]
+fn a_number_written_into_a_computed_node_still_reaches_the_gradients() {
+    // `tanh(x) · 0`: the tanh passes back only 0 while its local derivative 1 − y² is
+    // finite. Writing y = 10²⁰⁰ into the tanh node makes 1 − y² = −∞, and ∂/∂x NaN.
+    let build = || {
+        let x = Value::new(0.5);
+        let y = x.tanh();
+        let out = &y * 0.0;
+        y.set_data(1e200);
+        (vec![x], out)
+    };
+    let (skipping, unskipped) = gradients_skipping_and_not(build);
+    assert!(unskipped[0].is_nan());
+    assert_same_gradients(&skipping, &unskipped);
+}
+
 /// A relu neuron that is off, `relu(w·x + b)` with `x = [x0, 1]`, `w = [1, 1]`, `b = 0`,
 /// and its inputs, scaled by `scale` into a loss.
 fn relu_that_is_off(x0: f64, scale: f64) -> (Neuron, Vec<Value>, Value) {
