@@ -151,7 +151,6 @@ impl fmt::Display for GradcheckError {
 
 impl Error for GradcheckError {}
 
-/// A fresh leaf for each input.
 /// Evaluates `f` at `inputs` without keeping the graph.
 fn eval<F: Fn(&[Value]) -> Value>(f: &F, inputs: &[f64]) -> f64 {
     f(&leaves(inputs)).data()
