@@ -13,7 +13,7 @@ use workloads::*;
 
 /// W1: one training step of micrograd's moons demo. Each contender trains on from step
 /// to step, starting again from the initial parameters every `DEMO_STEPS` steps, so
-/// that the steps timed are the demo's (see `DemoRun`).
+/// that the steps timed are those of a run as long as the demo's (see `DemoRun`).
 fn moons_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("W1 moons-step");
     for (name, mut run) in [

@@ -32,7 +32,7 @@ benchmark workloads, print one table, and rewrite it in BENCHMARKS.md.
 Usage: cargo run --release --example bench [-- OPTIONS]
 
 Options:
-  --quick        5 rounds instead of 15 (same workloads, wider error bars)
+  --quick        5 rounds instead of 15 (same workloads, noisier medians)
   --deep         also run W2 with 10^7 steps, twice per contender (needs ~5 GB of memory)
   --out FILE     where to write the table [default: BENCHMARKS.md in the crate root]
   --no-write     print the table only
