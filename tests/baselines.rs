@@ -20,6 +20,28 @@ fn the_w1_model_has_micrograd_shape() {
     assert_eq!(data.y.iter().filter(|&&y| y > 0.0).count(), 50);
 }
 
+/// The node counts the bench divides memory by are the nodes the tape records, and the
+/// counts the workloads' docs give (65,814 for W1, as BENCHMARKS.md says).
+#[test]
+fn node_counts_are_what_the_tape_records() {
+    let counts = node_counts();
+    let mut tape = Tape::new();
+    let params: Vec<u32> = init_params(PARAM_SEED)
+        .iter()
+        .map(|&p| tape.leaf(p))
+        .collect();
+    mlp_loss(&mut tape, &params, &w1_data());
+    assert_eq!((counts.w1, tape.values.len()), (65_814, 65_814));
+    tape.clear();
+    deep_chain(&mut tape, CHAIN_STEPS, false);
+    assert_eq!(counts.w2, tape.values.len());
+    assert_eq!(counts.w2, 1 + 5 * CHAIN_STEPS);
+    tape.clear();
+    wide_sum(&mut tape, SUM_TERMS);
+    assert_eq!(counts.w3_sum, tape.values.len());
+    assert_eq!(counts.w3_sum, 4 * SUM_TERMS - 1);
+}
+
 /// The agreement check can fail: a gradient off by one part in 10⁸ is caught.
 #[test]
 fn a_perturbed_gradient_is_caught() {
