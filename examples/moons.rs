@@ -25,6 +25,7 @@ use scalargrad::nn::{Mlp, Module};
 use scalargrad::Value;
 
 use common::plot::{self, Series};
+use common::TrainFlags;
 
 const USAGE: &str = "\
 Train micrograd's two-moons MLP (2-16-16-1, hinge loss + L2, SGD with a decaying
@@ -56,34 +57,41 @@ struct Options {
 }
 
 fn parse_options() -> Result<Options, Box<dyn Error>> {
-    let mut o = Options {
+    let (mut hidden, mut data, mut init, mut quiet) = (vec![16, 16], None, None, false);
+    let defaults = TrainFlags {
         steps: 100,
         lr: 1.0,
         seed: 1337,
-        hidden: vec![16, 16],
-        data: None,
-        init: None,
         out: None,
-        quiet: false,
     };
-    common::parse_flags(USAGE, |flag, p| {
+    let TrainFlags {
+        steps,
+        lr,
+        seed,
+        out,
+    } = TrainFlags::parse_with(USAGE, defaults, |flag, p| {
         match flag {
-            "steps" => o.steps = common::parse_value(p, "steps")?,
-            "lr" => o.lr = common::parse_value(p, "lr")?,
-            "seed" => o.seed = common::parse_value(p, "seed")?,
-            "hidden" => o.hidden = common::parse_list(p, "hidden")?,
-            "data" => o.data = Some(p.value()?.into()),
-            "init" => o.init = Some(p.value()?.into()),
-            "out" => o.out = Some(p.value()?.into()),
-            "quiet" => o.quiet = true,
+            "hidden" => hidden = common::parse_list(p, "hidden")?,
+            "data" => data = Some(p.value()?.into()),
+            "init" => init = Some(p.value()?.into()),
+            "quiet" => quiet = true,
             _ => return Ok(false),
         }
         Ok(true)
     })?;
-    if o.hidden.contains(&0) {
+    if hidden.contains(&0) {
         return Err("--hidden sizes must be positive".into());
     }
-    Ok(o)
+    Ok(Options {
+        steps,
+        lr,
+        seed,
+        hidden,
+        data,
+        init,
+        out,
+        quiet,
+    })
 }
 
 /// Reads initial weights: one number per line (blank lines and `#` comments skipped).

@@ -11,7 +11,6 @@ mod common;
 
 use std::error::Error;
 use std::f64::consts::PI;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use rand::{rngs::StdRng, SeedableRng};
@@ -22,6 +21,7 @@ use scalargrad::nn::{Activation, Init, Mlp, Module};
 use scalargrad::Value;
 
 use common::plot::Series;
+use common::TrainFlags;
 
 const USAGE: &str = "\
 Fit a noisy sine with a 1-16-16-1 tanh MLP (MSE, Adam, mini-batches) and plot the fit.
@@ -41,17 +41,23 @@ fn main() -> ExitCode {
 }
 
 fn sine() -> Result<(), Box<dyn Error>> {
-    let (mut steps, mut batch, mut lr, mut seed) = (1500usize, 16usize, 0.01, 0u64);
-    let mut out: Option<PathBuf> = None;
-    common::parse_flags(USAGE, |flag, p| {
-        match flag {
-            "steps" => steps = common::parse_value(p, "steps")?,
-            "batch" => batch = common::parse_value(p, "batch")?,
-            "lr" => lr = common::parse_value(p, "lr")?,
-            "seed" => seed = common::parse_value(p, "seed")?,
-            "out" => out = Some(p.value()?.into()),
-            _ => return Ok(false),
+    let mut batch = 16usize;
+    let defaults = TrainFlags {
+        steps: 1500,
+        lr: 0.01,
+        seed: 0,
+        out: None,
+    };
+    let TrainFlags {
+        steps,
+        lr,
+        seed,
+        out,
+    } = TrainFlags::parse_with(USAGE, defaults, |flag, p| {
+        if flag != "batch" {
+            return Ok(false);
         }
+        batch = common::parse_value(p, "batch")?;
         Ok(true)
     })?;
     if batch == 0 {

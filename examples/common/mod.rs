@@ -123,19 +123,30 @@ impl TrainFlags {
         steps: usize,
         lr: f64,
     ) -> Result<TrainFlags, Box<dyn std::error::Error>> {
-        let mut flags = TrainFlags {
+        let defaults = TrainFlags {
             steps,
             lr,
             seed: 0,
             out: None,
         };
+        TrainFlags::parse_with(usage, defaults, |_, _| Ok(false))
+    }
+
+    /// Reads the command line (see [`parse_flags`]), starting from `defaults`; any
+    /// other flag goes to `on_flag`, as in [`parse_flags`].
+    pub fn parse_with(
+        usage: &str,
+        defaults: TrainFlags,
+        mut on_flag: impl FnMut(&str, &mut lexopt::Parser) -> Result<bool, Box<dyn std::error::Error>>,
+    ) -> Result<TrainFlags, Box<dyn std::error::Error>> {
+        let mut flags = defaults;
         parse_flags(usage, |flag, p| {
             match flag {
                 "steps" => flags.steps = parse_value(p, "steps")?,
                 "lr" => flags.lr = parse_value(p, "lr")?,
                 "seed" => flags.seed = parse_value(p, "seed")?,
                 "out" => flags.out = Some(p.value()?.into()),
-                _ => return Ok(false),
+                _ => return on_flag(flag, p),
             }
             Ok(true)
         })?;
