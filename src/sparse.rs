@@ -44,7 +44,8 @@ thread_local! {
     /// docs) since the flags were last cleared.
     static STALE: Cell<bool> = const { Cell::new(false) };
 
-    /// How many times the flags have been cleared on this thread.
+    /// How many times the flags have been cleared, or a leaf's made true again, on this
+    /// thread (see [`generation`]).
     static CLEARED: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -77,8 +78,15 @@ pub(crate) fn forget_if_stale() {
     }
 }
 
-/// How many times the flags have been cleared on this thread: a value computed from
-/// flags is good while this stays the same.
+/// Notes that a leaf's flag has become true again: an answer computed from flags while
+/// it was false (a neuron's, see `NeuronParams::keeps_zeros`) is then no longer the
+/// best one, and is worked out again at its next use.
+pub(crate) fn note_repair() {
+    CLEARED.set(CLEARED.get() + 1);
+}
+
+/// How many times the flags have been cleared (or a leaf's made true again) on this
+/// thread: a value computed from flags is good while this stays the same.
 pub(crate) fn generation() -> u64 {
     CLEARED.get()
 }

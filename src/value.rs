@@ -308,7 +308,11 @@ impl Value {
         sparse::note_write(leaf, data);
         if leaf {
             // A leaf is zero-safe exactly when its data is finite (see `sparse.rs`).
-            self.node.mark.set_zero_safe(data.is_finite());
+            let safe = data.is_finite();
+            if safe && !self.node.mark.is_zero_safe() {
+                sparse::note_repair();
+            }
+            self.node.mark.set_zero_safe(safe);
         }
         self.node.data.set(data);
     }

@@ -625,3 +625,25 @@ fn with_data<R>(values: &[Value], f: impl FnOnce(&[f64]) -> R) -> R {
         f(&values.iter().map(Value::data).collect::<Vec<f64>>())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A neuron whose weight was NaN during a forward pass, then made finite again,
+    /// makes zero-safe nodes again (so `backward()` can skip through them): its cached
+    /// answer from the NaN days is not kept.
+    #[test]
+    fn a_neuron_repaired_after_a_nan_makes_zero_safe_nodes_again() {
+        let neuron = Neuron::from_params(vec![Value::new(1.0), Value::new(0.0)], Activation::Relu);
+        let x = [Value::new(2.0)];
+        assert!(neuron.forward(&x).is_zero_safe());
+        neuron.params.params[0].set_data(f64::NAN);
+        // The next `backward()` clears the flags, and the forward pass after it asks
+        // the neuron again.
+        neuron.forward(&x).backward();
+        assert!(!neuron.forward(&x).is_zero_safe());
+        neuron.params.params[0].set_data(1.0);
+        assert!(neuron.forward(&x).is_zero_safe());
+    }
+}
