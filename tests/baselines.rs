@@ -88,34 +88,34 @@ fn ten_steps_stay_in_agreement() {
     );
 }
 
-/// The crate's `Mlp` trains in step with the scalar graph through a whole demo run, in
-/// which most of its neurons pass nothing back (relus that are off, hinge terms that
-/// are met) and `backward()` skips them.
+/// The crate's `Mlp` trains in step with the tape, which skips nothing, through a whole
+/// timed run, in which most of its neurons pass nothing back (relus that are off, hinge
+/// terms that are met) and `backward()` skips them.
 #[test]
-fn the_nn_model_follows_the_scalar_graph_through_a_demo_run() {
+fn the_nn_model_follows_the_tape_through_a_whole_run() {
     let data = w1_data();
     let init = init_params(PARAM_SEED);
-    let params = engine_params(&init);
+    let mut tape = Tape::new();
+    let mut numbers = init.clone();
     let model = nn_model(&init);
     let nn_params = scalargrad::nn::Module::parameters(&model);
     for step in 0..DEMO_STEPS {
-        let e = engine_step(&params, &data, LEARNING_RATE);
+        let t = tape_step(&mut tape, &mut numbers, &data, LEARNING_RATE);
         let n = nn_step(&model, &nn_params, &data, LEARNING_RATE);
-        assert!(close(e, n, 0.0, 1e-9), "step {step}: loss {e} vs {n}");
+        assert!(close(t, n, 0.0, 1e-9), "step {step}: loss {t} vs {n}");
     }
     let scale = init.iter().fold(0.0f64, |m, p| m.max(p.abs()));
-    for (i, (e, n)) in params.iter().zip(&nn_params).enumerate() {
+    for (i, (&t, n)) in numbers.iter().zip(&nn_params).enumerate() {
         assert!(
-            close(e.data(), n.data(), scale, 1e-9),
-            "parameter {i}: {} vs {}",
-            e.data(),
+            close(t, n.data(), scale, 1e-9),
+            "parameter {i}: {t} vs {}",
             n.data()
         );
     }
 }
 
-/// A timed run starts again from the initial parameters after each demo run of
-/// `DEMO_STEPS` steps, so that every timed step is one of the demo's.
+/// A timed run starts again from the initial parameters after each run of
+/// `DEMO_STEPS` steps, so that every timed step is one of a run as long as the demo's.
 #[test]
 fn a_demo_run_starts_again_after_its_last_step() {
     for mut run in [
