@@ -31,9 +31,15 @@ fn derivatives(x0: f64, k: usize, f: impl Fn(&Value) -> Value) -> Vec<f64> {
         .collect()
 }
 
+/// Asserts `actual` = `expected` to relative `rel` (absolute below 1); `what` names the
+/// derivative in the message.
 #[track_caller]
-fn assert_rel(actual: f64, expected: f64, rel: f64) {
-    assert_close(actual, expected, rel * expected.abs().max(1.0));
+fn assert_rel(what: impl std::fmt::Display, actual: f64, expected: f64, rel: f64) {
+    let tol = rel * expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= tol,
+        "{what}: expected {expected} ± {tol:e}, got {actual}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -58,8 +64,8 @@ fn sine_derivatives_cycle() {
     for x in [-2.0, -0.3, 0.0, 0.7, 3.0] {
         let d = derivatives(x, 4, Value::sin);
         let expected = [f64::cos(x), -f64::sin(x), -f64::cos(x), f64::sin(x)];
-        for (a, e) in d.iter().zip(expected) {
-            assert_rel(*a, e, 1e-14);
+        for (k, (a, e)) in d.iter().zip(expected).enumerate() {
+            assert_rel(format!("derivative {} of sin at {x}", k + 1), *a, e, 1e-14);
         }
     }
 }
@@ -68,8 +74,13 @@ fn sine_derivatives_cycle() {
 #[test]
 fn exp_is_its_own_derivative_at_every_order() {
     for x in [-3.0, 0.0, 1.5] {
-        for d in derivatives(x, 5, Value::exp) {
-            assert_rel(d, x.exp(), 1e-14);
+        for (k, d) in derivatives(x, 5, Value::exp).into_iter().enumerate() {
+            assert_rel(
+                format!("derivative {} of exp at {x}", k + 1),
+                d,
+                x.exp(),
+                1e-14,
+            );
         }
     }
 }
@@ -80,6 +91,7 @@ fn tanh_second_derivative() {
     for x in [-3.0, -0.5, 0.0, 0.25, 2.0] {
         let t = f64::tanh(x);
         assert_rel(
+            format!("tanh'' at {x}"),
             derivatives(x, 2, Value::tanh)[1],
             -2.0 * t * (1.0 - t * t),
             1e-14,
@@ -93,6 +105,7 @@ fn sigmoid_second_derivative() {
     for x in [-4.0, -1.0, 0.0, 0.5, 3.0] {
         let s = sigmoid(x);
         assert_rel(
+            format!("sigmoid'' at {x}"),
             derivatives(x, 2, Value::sigmoid)[1],
             s * (1.0 - s) * (1.0 - 2.0 * s),
             1e-14,
@@ -121,7 +134,12 @@ fn rosenbrock_hessian() {
         let expected = by_hand(x, y);
         for i in 0..2 {
             for j in 0..2 {
-                assert_rel(h[i][j], expected[i][j], 1e-13);
+                assert_rel(
+                    format!("∂²f/∂{i}∂{j} at ({x}, {y})"),
+                    h[i][j],
+                    expected[i][j],
+                    1e-13,
+                );
             }
         }
     }
@@ -131,8 +149,8 @@ fn rosenbrock_hessian() {
         [[802.0, -400.0], [-400.0, 200.0]]
     );
     let h = hessian(rosenbrock, &[-1.2, 1.0]);
-    assert_rel(h[0][0], 1330.0, 1e-13);
-    assert_rel(h[0][1], 480.0, 1e-13);
+    assert_rel("∂²f/∂x² at (-1.2, 1)", h[0][0], 1330.0, 1e-13);
+    assert_rel("∂²f/∂x∂y at (-1.2, 1)", h[0][1], 480.0, 1e-13);
 }
 
 /// A two-argument op: its name, how to build it, and its second partials in closed form.
@@ -172,7 +190,7 @@ proptest! {
         for op in unary_cases() {
             let x0 = op.point(u, negative);
             let d = derivatives(x0, 2, op.build);
-            assert_rel(d[1], (op.d2)(x0), 1e-12);
+            assert_rel(format!("{}'' at {x0}", op.name), d[1], (op.d2)(x0), 1e-12);
         }
     }
 
@@ -193,7 +211,8 @@ proptest! {
             let expected = closed(a0, b0);
             for i in 0..2 {
                 for j in 0..2 {
-                    assert_rel(h[i][j], expected[i][j], 1e-11);
+                    let what = format!("∂²{name}/∂{i}∂{j} at ({a0}, {b0})");
+                    assert_rel(what, h[i][j], expected[i][j], 1e-11);
                 }
             }
         }
@@ -503,7 +522,12 @@ fn backward_through_a_gradient_graph() {
     let dy = grad(&y, std::slice::from_ref(&x)).remove(0);
     assert_eq!(x.grad(), 0.0);
     dy.backward();
-    assert_rel(x.grad(), 2.0 * 0.7f64.cos() - 0.7 * 0.7f64.sin(), 1e-15);
+    assert_rel(
+        "(x sin x)'' at 0.7",
+        x.grad(),
+        2.0 * 0.7f64.cos() - 0.7 * 0.7f64.sin(),
+        1e-15,
+    );
 }
 
 #[test]
@@ -607,7 +631,12 @@ fn grad_panics_with_the_missing_derivative() {
 #[test]
 fn gradgradcheck_passes_on_rosenbrock() {
     let report = gradgradcheck(rosenbrock, &[-1.2, 1.0], &Options::default()).unwrap();
-    assert_rel(report.entries[0][0].analytic, 1330.0, 1e-13);
+    assert_rel(
+        "∂²f/∂x² at (-1.2, 1)",
+        report.entries[0][0].analytic,
+        1330.0,
+        1e-13,
+    );
     assert!(report.max_rel_error() < 1e-6, "{report:?}");
     assert_eq!(report.gradient.len(), 2);
 }

@@ -562,10 +562,11 @@ fn an_infinite_adjoint_through_a_relu_that_is_off_gives_nan() {
     assert!(neuron.bias().grad().is_nan());
 }
 
-/// A leaky relu with slope ∞ below 0 and an adjoint of 0: ∂/∂w₁ = 0·(1·∞) is NaN. The
-/// neuron's output is −∞ here, so this checks the rule that a node's data must be
-/// finite; [`a_zero_adjoint_through_a_steep_slope_with_a_finite_output_gives_nan`]
-/// checks the slope rule itself.
+/// A leaky relu with slope ∞ below 0 and an adjoint of 0: ∂/∂w₁ = 0·(1·∞) is NaN. Two
+/// rules guard this case, and either alone keeps it right: the neuron's output is −∞
+/// (a node's data must be finite) and its slope is steeper than 1. The slope rule alone
+/// is checked by [`a_zero_adjoint_through_a_steep_slope_with_a_finite_output_gives_nan`],
+/// the finite-data rule alone by the tests with infinite inputs and weights.
 #[test]
 fn a_zero_adjoint_through_an_infinite_slope_gives_nan() {
     let neuron = Neuron::from_weights(&[1.0, 1.0], 0.0, Activation::LeakyRelu(f64::INFINITY));
@@ -587,7 +588,7 @@ fn a_gradient_set_to_negative_zero_ends_as_the_full_chain_rule_leaves_it() {
 
 /// A leaky relu with slope 10¹⁰ below 0, finite weights and inputs, an adjoint of 0:
 /// ∂/∂w₀ = 0·(x₀·10¹⁰) = 0·(−∞) is NaN. The output, −10³¹⁰, overflows to −∞ too, so
-/// this too checks the rule that a node's data must be finite, not the slope rule.
+/// both rules guard it, as in [`a_zero_adjoint_through_an_infinite_slope_gives_nan`].
 #[test]
 fn a_zero_adjoint_through_a_steep_slope_that_overflows_gives_nan() {
     let neuron = Neuron::from_weights(&[1.0], 0.0, Activation::LeakyRelu(1e10));

@@ -181,7 +181,7 @@ proptest! {
                     prop_assert_eq!(x.nodes().len(), 5 * len + base.nodes().len());
                     x.backward();
                     drop(x);
-                    prop_assert!(base.grad().is_finite());
+                    // A NaN or an infinity fails the comparison too.
                     let grad = base.grad();
                     prop_assert!(
                         (grad - expected).abs() <= 1e-12 * expected.abs() + f64::MIN_POSITIVE,
