@@ -58,18 +58,12 @@ struct Options {
 
 fn parse_options() -> Result<Options, Box<dyn Error>> {
     let (mut hidden, mut data, mut init, mut quiet) = (vec![16, 16], None, None, false);
-    let defaults = TrainFlags {
-        steps: 100,
-        lr: 1.0,
-        seed: 1337,
-        out: None,
-    };
     let TrainFlags {
         steps,
         lr,
         seed,
         out,
-    } = TrainFlags::parse_with(USAGE, defaults, |flag, p| {
+    } = TrainFlags::parse_with(USAGE, 100, 1.0, 1337, |flag, p| {
         match flag {
             "hidden" => hidden = common::parse_list(p, "hidden")?,
             "data" => data = Some(p.value()?.into()),

@@ -42,18 +42,12 @@ fn main() -> ExitCode {
 
 fn sine() -> Result<(), Box<dyn Error>> {
     let mut batch = 16usize;
-    let defaults = TrainFlags {
-        steps: 1500,
-        lr: 0.01,
-        seed: 0,
-        out: None,
-    };
     let TrainFlags {
         steps,
         lr,
         seed,
         out,
-    } = TrainFlags::parse_with(USAGE, defaults, |flag, p| {
+    } = TrainFlags::parse_with(USAGE, 1500, 0.01, 0, |flag, p| {
         if flag != "batch" {
             return Ok(false);
         }

@@ -123,23 +123,25 @@ impl TrainFlags {
         steps: usize,
         lr: f64,
     ) -> Result<TrainFlags, Box<dyn std::error::Error>> {
-        let defaults = TrainFlags {
-            steps,
-            lr,
-            seed: 0,
-            out: None,
-        };
-        TrainFlags::parse_with(usage, defaults, |_, _| Ok(false))
+        TrainFlags::parse_with(usage, steps, lr, 0, |_, _| Ok(false))
     }
 
-    /// Reads the command line (see [`parse_flags`]), starting from `defaults`; any
-    /// other flag goes to `on_flag`, as in [`parse_flags`].
+    /// Reads the command line (see [`parse_flags`]); the defaults are `steps`, `lr`
+    /// and `seed`, and no `--out`. Any other flag goes to `on_flag`, as in
+    /// [`parse_flags`].
     pub fn parse_with(
         usage: &str,
-        defaults: TrainFlags,
+        steps: usize,
+        lr: f64,
+        seed: u64,
         mut on_flag: impl FnMut(&str, &mut lexopt::Parser) -> Result<bool, Box<dyn std::error::Error>>,
     ) -> Result<TrainFlags, Box<dyn std::error::Error>> {
-        let mut flags = defaults;
+        let mut flags = TrainFlags {
+            steps,
+            lr,
+            seed,
+            out: None,
+        };
         parse_flags(usage, |flag, p| {
             match flag {
                 "steps" => flags.steps = parse_value(p, "steps")?,
