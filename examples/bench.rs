@@ -34,6 +34,8 @@ Usage: cargo run --release --example bench [-- OPTIONS]
 Options:
   --quick        5 rounds instead of 15 (same workloads, noisier medians)
   --deep         also run W2 with 10^7 steps, twice per contender (needs ~5 GB of memory)
+  --sizes        also run W3's repeated + at five sizes from 20k to 400k terms, to show
+                 how the ratio moves as the graphs outgrow the caches
   --out FILE     where to write the table [default: BENCHMARKS.md in the crate root]
   --no-write     print the table only
   -h, --help     print this help";
@@ -97,7 +99,7 @@ static ALLOCATOR: Counting = Counting;
 /// The peak heap growth while a contender's state is made and run once, in bytes. This
 /// happens on a fresh thread, so that nothing a previous run kept in a thread-local
 /// cache is mistaken for free memory.
-fn peak_bytes(make: fn() -> Box<dyn FnMut()>) -> usize {
+fn peak_bytes(make: impl FnOnce() -> Run + Send) -> usize {
     std::thread::scope(|s| {
         s.spawn(|| {
             LIVE.store(0, Relaxed);
@@ -116,6 +118,9 @@ fn peak_bytes(make: fn() -> Box<dyn FnMut()>) -> usize {
 // Contenders.
 // ---------------------------------------------------------------------------------------
 
+/// One run of a workload by a contender, its state made beforehand.
+type Run = Box<dyn FnMut()>;
+
 /// One row of the table: a workload run by one contender.
 struct Row {
     workload: &'static str,
@@ -123,20 +128,20 @@ struct Row {
     /// Nodes the workload records (for bytes per node), 0 where that means nothing.
     nodes: usize,
     /// One run: its state is built once, outside the timing.
-    make: fn() -> Box<dyn FnMut()>,
+    make: fn() -> Run,
     samples: Vec<Duration>,
     peak: usize,
 }
 
 /// A W1 contender's run of demo steps (see `DemoRun`), as a timed closure.
-fn demo(mut run: DemoRun) -> Box<dyn FnMut()> {
+fn demo(mut run: DemoRun) -> Run {
     Box::new(move || {
         black_box(run.step());
     })
 }
 
 /// A run of a workload that keeps no state of its own between runs (W2, W3).
-fn repeat(run: fn() -> f64) -> Box<dyn FnMut()> {
+fn repeat(run: fn() -> f64) -> Run {
     Box::new(move || {
         black_box(run());
     })
@@ -221,6 +226,13 @@ fn time_batch(run: &mut dyn FnMut(), batch: usize) -> Duration {
     start.elapsed() / batch as u32
 }
 
+/// How many runs of `run` make a sample long enough (≥ 20 ms) to time reliably,
+/// judged from one run.
+fn batch_size(run: &mut dyn FnMut()) -> usize {
+    let one = time_batch(run, 1).max(Duration::from_nanos(1));
+    (Duration::from_millis(20).as_nanos() / one.as_nanos()).clamp(1, 10_000) as usize
+}
+
 fn fmt_time(d: Duration) -> String {
     let ns = d.as_nanos() as f64;
     if ns >= 1e9 {
@@ -269,6 +281,85 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
+/// W3's repeated `+` at these sizes (in terms) for `--sizes`: from well inside the
+/// last-level cache of a typical machine to well beyond it.
+const SCAN_TERMS: [usize; 5] = [20_000, 50_000, 100_000, 200_000, 400_000];
+
+/// Times the engine and the tape on W3's repeated `+` at each of [`SCAN_TERMS`], in
+/// `rounds` rounds as the main table does, and returns a table of the medians, their
+/// ratio and each contender's peak memory.
+fn size_scan(rounds: usize) -> String {
+    let run = |engine: bool, terms: usize| -> Run {
+        Box::new(move || {
+            black_box(if engine {
+                engine_sum(terms)
+            } else {
+                tape_sum(terms)
+            });
+        })
+    };
+    let mut out = format!(
+        "\nW3 repeated + by size (`--sizes`), median of {rounds} rounds; the last-level \
+         cache here holds {}.\n\n\
+         | terms | nodes | engine | tape | ratio to tape | engine peak memory | tape peak memory |\n\
+         |---:|---:|---:|---:|---:|---:|---:|\n",
+        last_level_cache()
+    );
+    let mut samples = vec![(Vec::new(), Vec::new()); SCAN_TERMS.len()];
+    let mut runs: Vec<(Run, Run)> = SCAN_TERMS
+        .iter()
+        .map(|&terms| (run(true, terms), run(false, terms)))
+        .collect();
+    let batches: Vec<(usize, usize)> = runs
+        .iter_mut()
+        .map(|(engine, tape)| (batch_size(engine.as_mut()), batch_size(tape.as_mut())))
+        .collect();
+    for round in 0..rounds {
+        eprint!("\rsizes: round {}/{rounds}", round + 1);
+        for (((engine, tape), &(e, t)), (es, ts)) in runs.iter_mut().zip(&batches).zip(&mut samples)
+        {
+            es.push(time_batch(engine.as_mut(), e));
+            ts.push(time_batch(tape.as_mut(), t));
+        }
+    }
+    eprintln!();
+    for (&terms, (es, ts)) in SCAN_TERMS.iter().zip(&samples) {
+        let (engine, tape) = (median(es), median(ts));
+        out += &format!(
+            "| {terms} | {} | {} | {} | {:.2}× | {} | {} |\n",
+            4 * terms,
+            fmt_time(engine),
+            fmt_time(tape),
+            engine.as_secs_f64() / tape.as_secs_f64(),
+            fmt_bytes(peak_bytes(|| run(true, terms))),
+            fmt_bytes(peak_bytes(|| run(false, terms))),
+        );
+    }
+    out
+}
+
+/// The size of the last cache Linux lists for the first CPU (the last-level cache),
+/// or "an unknown amount".
+fn last_level_cache() -> String {
+    (0..8)
+        .rev()
+        .find_map(|index| {
+            let size = format!("/sys/devices/system/cpu/cpu0/cache/index{index}/size");
+            std::fs::read_to_string(size).ok()
+        })
+        .map_or_else(
+            || "an unknown amount".to_owned(),
+            |size| {
+                let size = size.trim();
+                match size.strip_suffix('K').and_then(|k| k.parse::<usize>().ok()) {
+                    Some(kib) if kib % 1024 == 0 => format!("{} MiB", kib / 1024),
+                    Some(kib) => format!("{kib} KiB"),
+                    None => size.to_owned(),
+                }
+            },
+        )
+}
+
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -305,11 +396,13 @@ fn main() -> ExitCode {
 fn bench() -> Result<(), Box<dyn Error>> {
     let mut quick = false;
     let mut deep = false;
+    let mut sizes = false;
     let mut out = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
     common::parse_flags(USAGE, |flag, p| {
         match flag {
             "quick" => quick = true,
             "deep" => deep = true,
+            "sizes" => sizes = true,
             "out" => out = Some(p.value()?.into()),
             "no-write" => out = None,
             _ => return Ok(false),
@@ -334,13 +427,10 @@ fn bench() -> Result<(), Box<dyn Error>> {
 
     // 3. Time: in rounds, every contender once per round, each sample a batch of runs
     //    long enough (≥ 20 ms) to time reliably.
-    let mut states: Vec<Box<dyn FnMut()>> = rows.iter().map(|r| (r.make)()).collect();
+    let mut states: Vec<Run> = rows.iter().map(|r| (r.make)()).collect();
     let batches: Vec<usize> = states
         .iter_mut()
-        .map(|run| {
-            let one = time_batch(run.as_mut(), 1).max(Duration::from_nanos(1));
-            (Duration::from_millis(20).as_nanos() / one.as_nanos()).clamp(1, 10_000) as usize
-        })
+        .map(|run| batch_size(run.as_mut()))
         .collect();
     for round in 0..rounds {
         eprint!("\rround {}/{rounds}", round + 1);
@@ -350,11 +440,14 @@ fn bench() -> Result<(), Box<dyn Error>> {
     }
     eprintln!();
 
-    let flags = match (quick, deep) {
-        (false, false) => "",
-        (true, false) => " -- --quick",
-        (false, true) => " -- --deep",
-        (true, true) => " -- --quick --deep",
+    let chosen: Vec<&str> = [("--quick", quick), ("--deep", deep), ("--sizes", sizes)]
+        .into_iter()
+        .filter_map(|(flag, on)| on.then_some(flag))
+        .collect();
+    let flags = if chosen.is_empty() {
+        String::new()
+    } else {
+        format!(" -- {}", chosen.join(" "))
     };
     let mut body = format!(
         "Measured by `cargo run --release --example bench{flags}` on {} ({} logical cores, \
@@ -391,6 +484,9 @@ fn bench() -> Result<(), Box<dyn Error>> {
             fmt_time(first_engine),
             fmt_time(first_tape),
         );
+    }
+    if sizes {
+        body += &size_scan(rounds);
     }
     println!("\n{body}");
     if let Some(path) = out {
