@@ -327,7 +327,7 @@ fn size_scan(rounds: usize) -> String {
         let (engine, tape) = (median(es), median(ts));
         out += &format!(
             "| {terms} | {} | {} | {} | {:.2}× | {} | {} |\n",
-            4 * terms,
+            wide_sum_nodes(terms),
             fmt_time(engine),
             fmt_time(tape),
             engine.as_secs_f64() / tape.as_secs_f64(),
