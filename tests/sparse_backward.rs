@@ -8,7 +8,8 @@
 //! [`backward_skipping_nothing`]); for networks, the same network built from plain
 //! `*`, `+` and activation nodes.
 //!
-//! The case count comes from `PROPTEST_CASES` (default 256).
+//! The case count comes from `PROPTEST_CASES` (default 256); the awkward graphs run
+//! eight times as many.
 
 use proptest::prelude::*;
 use scalargrad::nn::loss::hinge;
@@ -18,6 +19,11 @@ use scalargrad::{logsumexp, Value};
 /// `loss.backward()` with nothing skipped: a NaN written with `set_data` anywhere on the
 /// thread makes the next `backward()` take the zero-safe flag from every computed node
 /// (the same walk that keeps skipping exact after such a write).
+///
+/// So the reference shares that walk with the code under test. The walk is checked on
+/// its own: without it, the four tests below of numbers written after the graph was
+/// built (`an_infinity_written_…`, `a_large_finite_leaf_written_…`,
+/// `a_number_written_into_a_computed_node_…`, `a_weight_made_nan_…`) fail.
 fn backward_skipping_nothing(loss: &Value) {
     Value::new(0.0).set_data(f64::NAN);
     loss.backward();
@@ -170,6 +176,18 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    // Eight times the usual cases: the ops whose derivatives overflow only for a few
+    // of these numbers (1/x, a/b, x⁻¹, aᵇ) are met rarely, and a case takes tens of
+    // microseconds. At 256 cases, counting `recip` as zero-safe failed this test in 2
+    // runs of 10; at 2,048, in 8.
+    #![proptest_config(ProptestConfig {
+        cases: 8 * ProptestConfig::default().cases,
+        ..ProptestConfig::default()
+    })]
+
     /// Random graphs over awkward numbers (0, subnormals, huge values) and ops whose
     /// derivatives are infinite or overflow at finite points, behind relus that are
     /// often off: skipping changes no gradient's bits.
@@ -306,6 +324,8 @@ enum Awkward {
     Gate(usize),
     /// A user's function, `x²` with the derivative `2x`.
     Custom(usize),
+    /// A user's function, `√x` with the derivative `0.5/√x`: infinite at 0.
+    CustomRoot(usize),
     Sum(usize, usize, usize),
     /// `a·b + c·d` as one node.
     Dot(usize, usize, usize, usize),
@@ -352,6 +372,7 @@ impl AwkwardGraph {
                 Awkward::Inverse(a) => v(a).powi(-1),
                 Awkward::Gate(a) => (v(a) - 1.0).relu(),
                 Awkward::Custom(a) => v(a).custom("square", |x| x * x, |x| 2.0 * x),
+                Awkward::CustomRoot(a) => v(a).custom("root", f64::sqrt, |x| 0.5 / x.sqrt()),
                 Awkward::Sum(a, b, c) => Value::sum(&[v(a).clone(), v(b).clone(), v(c).clone()]),
                 Awkward::Dot(a, b, c, d) => {
                     Value::dot(&[v(a).clone(), v(c).clone()], &[v(b).clone(), v(d).clone()])
@@ -411,6 +432,7 @@ fn awkward_graph() -> impl Strategy<Value = AwkwardGraph> {
                     1 => i().prop_map(Awkward::Inverse),
                     3 => i().prop_map(Awkward::Gate),
                     1 => i().prop_map(Awkward::Custom),
+                    1 => i().prop_map(Awkward::CustomRoot),
                     1 => (i(), i(), i()).prop_map(|(a, b, c)| Awkward::Sum(a, b, c)),
                     1 => (i(), i(), i(), i()).prop_map(|(a, b, c, d)| Awkward::Dot(a, b, c, d)),
                     1 => (i(), i()).prop_map(|(a, b)| Awkward::LogSumExp(a, b)),
@@ -491,12 +513,13 @@ fn an_infinity_written_after_the_graph_was_built_still_reaches_the_gradients() {
 #[test]
 fn a_large_finite_leaf_written_after_the_graph_was_built_still_reaches_the_gradients() {
     // `out = x² · 0 + x`: the square passes back only 0 while its local derivative 2x
-    // is finite. Writing x = 10³⁰⁸ afterwards makes 2x overflow, and ∂out/∂x
+    // is finite. Writing x = 2¹⁰²³ afterwards, the smallest power of two beyond the
+    // bound of 2¹⁰²² that `set_data` watches for, makes 2x overflow, and ∂out/∂x
     // = 0 · ∞ + 1 NaN, as the full chain rule gives it.
     let build = || {
         let x = Value::new(1.0);
         let out = x.powi(2) * 0.0 + &x;
-        x.set_data(1e308);
+        x.set_data(2f64.powi(1023));
         (vec![x], out)
     };
     let (skipping, unskipped) = gradients_skipping_and_not(build);
@@ -551,6 +574,23 @@ fn a_weight_made_nan_after_the_forward_pass_still_reaches_the_inputs() {
     assert!(x[0].grad().is_nan());
     assert_eq!(x[1].grad(), 0.0);
     assert_eq!(neuron.bias().grad(), 0.0);
+}
+
+#[test]
+fn a_weight_made_infinite_between_forward_passes_reaches_the_inputs() {
+    // A neuron keeps whether its parameters are zero-safe from one forward pass to the
+    // next. After w₀ = −∞ is written (and noted by a `backward()`), the next forward
+    // pass gives relu(−∞·2 + 1) = 0, finite, and ∂/∂x₀ = 3·(w₀·0) is NaN: the answer
+    // kept from before the write must not be used.
+    let neuron = Neuron::from_weights(&[1.0, 1.0], 0.0, Activation::Relu);
+    let x = leaves(&[2.0, 1.0]);
+    neuron.forward(&x).backward();
+    neuron.weights()[0].set_data(f64::NEG_INFINITY);
+    Value::new(0.0).backward();
+    let y = neuron.forward(&x);
+    assert_eq!(y.data(), 0.0, "the relu is off");
+    (y * 3.0).backward();
+    assert!(x[0].grad().is_nan(), "{}", x[0].grad());
 }
 
 #[test]
