@@ -5,6 +5,7 @@
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
 
+use scalargrad::Value;
 use workloads::*;
 
 #[test]
@@ -20,8 +21,9 @@ fn the_w1_model_has_micrograd_shape() {
     assert_eq!(data.y.iter().filter(|&&y| y > 0.0).count(), 50);
 }
 
-/// The node counts the bench divides memory by are the nodes the tape records, and the
-/// counts the workloads' docs give (65,814 for W1, as BENCHMARKS.md says).
+/// The node counts the bench divides memory by are the nodes the tape records (the
+/// engine's, for `Value::dot`, which the tape lacks), and the counts the workloads'
+/// docs give (65,814 for W1, as BENCHMARKS.md says).
 #[test]
 fn node_counts_are_what_the_tape_records() {
     let counts = node_counts();
@@ -40,6 +42,13 @@ fn node_counts_are_what_the_tape_records() {
     wide_sum(&mut tape, SUM_TERMS);
     assert_eq!(counts.w3_sum, tape.values.len());
     assert_eq!(counts.w3_sum, 4 * SUM_TERMS - 1);
+    let (a, b): (Vec<Value>, Vec<Value>) = (0..SUM_TERMS)
+        .map(|i| {
+            let (x, y) = w3_factors(i);
+            (Value::new(x), Value::new(y))
+        })
+        .unzip();
+    assert_eq!(counts.w3_dot, Value::dot(&a, &b).nodes().len());
 }
 
 /// The agreement check can fail: a gradient off by one part in 10⁸ is caught.
@@ -89,8 +98,8 @@ fn ten_steps_stay_in_agreement() {
 }
 
 /// The crate's `Mlp` trains in step with the tape, which skips nothing, through a whole
-/// timed run, in which most of its neurons pass nothing back (relus that are off, hinge
-/// terms that are met) and `backward()` skips them.
+/// timed run, where relus that are off and hinge terms that are met give `backward()`
+/// zeros to skip: a term it skipped wrongly anywhere in the run would show.
 #[test]
 fn the_nn_model_follows_the_tape_through_a_whole_run() {
     let data = w1_data();
