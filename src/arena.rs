@@ -37,7 +37,8 @@
 //!
 //! - A node's `handles` count is the number of live [`NodeRef`]s to it. A slot holds
 //!   an initialised node exactly while the count is positive. When the count reaches 0
-//!   the node's op is moved out and the slot given up; the count stays 0, which is how
+//!   the node's op (or, for the common shapes, its operands) is moved out and the slot
+//!   given up; the count stays 0, which is how
 //!   [`sweep`] and [`for_each_live_node`] tell a freed slot from a live one.
 //! - A chunk's `live` count is the number of its slots that are either handed out and
 //!   not yet freed, or not handed out yet while the chunk is its thread's current chunk.
@@ -249,8 +250,9 @@ fn slot_at(chunk: NonNull<Chunk>, index: usize) -> NonNull<Node> {
     unsafe { NonNull::new_unchecked((&raw mut (*chunk.as_ptr()).slots).cast::<Node>().add(index)) }
 }
 
-/// Whether this thread's arena holds the node, as it does every node except those
-/// created while the thread exits.
+/// Whether this thread's arena holds the node: every node of the thread, until its
+/// arena is gone while the thread exits. From then on none is held, neither those made
+/// before nor those made after (which lie outside the arena).
 pub(crate) fn holds(node: &NodeRef) -> bool {
     // SAFETY: `node` is live, so its chunk is.
     let seq = unsafe { (*chunk_of(node.slot).as_ptr()).header.seq.get() };
@@ -304,7 +306,9 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
 /// Calls `f` on every live node in this thread's arena. Used by the rare passes that
 /// must touch every node: resetting traversal stamps (see `value::reserve_passes`) and
 /// clearing zero-safe flags (see `sparse.rs`). Nodes created while the thread exits are
-/// not in the arena; neither pass needs them (see the callers).
+/// not in the arena, and neither pass needs them: their stamps would matter only after
+/// 2²⁹ traversals during the exit, and `backward()` there takes a path that reads no
+/// zero-safe flag (`backward_in_dfs_order`).
 pub(crate) fn for_each_live_node(mut f: impl FnMut(&Node)) {
     let _ = ARENA.try_with(|arena| {
         let current = current_chunk();
@@ -384,9 +388,10 @@ unsafe fn free_graph(first: NonNull<Node>) {
                         release(operand, &mut its_next, &mut pending, &mut its_given_up);
                     });
                     its_given_up.release();
-                    if let Some(earlier) = its_next.and_then(|its| next.replace(its)) {
-                        pending.push(earlier);
-                    }
+                    // `next` was taken at the top of the loop and nothing in this arm
+                    // sets it.
+                    debug_assert!(next.is_none());
+                    next = its_next;
                 }
             }
             // SAFETY: the op has been moved out and its operands released.
@@ -623,35 +628,20 @@ fn give_back_groups(spare: &mut SpareChunks, keep: usize) {
     }
 }
 
-thread_local! {
-    /// Where nodes go while the thread exits, once its arena is gone: chunks that no
-    /// arena knows of, filled the same way, the one being filled and the slots it has
-    /// handed out. Having no destructor, this lasts until the thread ends; the last
-    /// chunk's unused slots are never released, so that chunk (32 KiB) stays allocated.
-    static LATE: Cell<(*mut Chunk, usize)> = const { Cell::new((ptr::null_mut(), 0)) };
-}
-
-/// A slot for a node created after this thread's arena is gone (see [`LATE`]).
+/// A chunk for nodes created after this thread's arena is gone, filled like any other
+/// (see [`FILL`]): a group of its own that no arena knows of, its `seq` 0. Its slots
+/// are released as its nodes go; the unused slots of the last one never are, so that
+/// chunk (32 KiB) stays allocated.
 #[cold]
-fn late_slot() -> NonNull<Node> {
-    LATE.with(|late| {
-        let (current, used) = late.get();
-        let (chunk, index) = match NonNull::new(current) {
-            Some(chunk) if used < SLOTS => (chunk, used),
-            _ => {
-                let chunk = new_group(1);
-                // SAFETY: a fresh one-chunk group: its chunk is taken out of the spare
-                // count, and all its slots count as live until handed out and freed.
-                unsafe {
-                    (*chunk.as_ptr()).header.spare.set(0);
-                    init_chunk(chunk, SLOTS, 0);
-                }
-                (chunk, 0)
-            }
-        };
-        late.set((chunk.as_ptr(), index + 1));
-        slot_at(chunk, index)
-    })
+fn late_chunk() -> NonNull<Chunk> {
+    let chunk = new_group(1);
+    // SAFETY: a fresh one-chunk group: its chunk is taken out of the spare count, and
+    // all its slots count as live until handed out and freed.
+    unsafe {
+        (*chunk.as_ptr()).header.spare.set(0);
+        init_chunk(chunk, SLOTS, 0);
+    }
+    chunk
 }
 
 /// A thread's spare chunks, the next to reuse on top.
@@ -683,8 +673,9 @@ impl Spare {
 }
 
 /// Where the next node goes: the next slot of the chunk being filled, and the end of
-/// that chunk's slots. Both are null before the first node and once the thread's arena
-/// is gone; `next == end` also when the chunk is full.
+/// that chunk's slots. Both are null before the first node and again when the thread's
+/// arena goes, after which the chunks filled lie outside it (see [`late_chunk`]);
+/// `next == end` also when the chunk is full.
 ///
 /// Kept apart from [`Arena`] because handing out a slot is the hottest path of all:
 /// this has no destructor, so reading it needs no check that the thread is still
@@ -727,23 +718,21 @@ fn next_slot() -> NonNull<Node> {
 }
 
 /// The first slot of a chunk started for it, once the current one is full (or before
-/// the thread's first node); a slot outside the arena once the thread's arena is gone.
+/// the thread's first node): a chunk outside the arena once the thread's arena is gone.
 #[cold]
 fn slot_in_new_chunk() -> NonNull<Node> {
-    match ARENA.try_with(Arena::start_chunk) {
-        Ok(chunk) => {
-            let first = slot_at(chunk, 0);
-            // SAFETY: slot 1 and the end of the slots lie within the chunk.
-            FILL.set(unsafe {
-                Fill {
-                    next: first.as_ptr().add(1),
-                    end: first.as_ptr().add(SLOTS),
-                }
-            });
-            first
+    let chunk = ARENA
+        .try_with(Arena::start_chunk)
+        .unwrap_or_else(|_| late_chunk());
+    let first = slot_at(chunk, 0);
+    // SAFETY: slot 1 and the end of the slots lie within the chunk.
+    FILL.set(unsafe {
+        Fill {
+            next: first.as_ptr().add(1),
+            end: first.as_ptr().add(SLOTS),
         }
-        Err(_) => late_slot(),
-    }
+    });
+    first
 }
 
 /// The chunk being filled and how many of its slots are handed out, unless it is full
@@ -901,7 +890,7 @@ impl Drop for Arena {
         // use becomes spare (see `count_spare`); their spare chunks need no list.
         give_back_groups(self.spare.get_mut(), 0);
         let current = current_chunk();
-        // Nodes made from now on go outside the arena (see `late_slot`).
+        // Nodes made from now on go outside the arena (see `late_chunk`).
         FILL.set(Fill::EMPTY);
         if let Some((chunk, used)) = current {
             // The slots never handed out no longer count; nodes still alive keep the
