@@ -422,12 +422,16 @@ impl From<GradError> for GradgradcheckError {
     }
 }
 
-/// `f(inputs)` and its gradient from `backward()`, on fresh leaves.
-fn value_and_gradient<F: Fn(&[Value]) -> Value>(f: &F, inputs: &[f64]) -> (f64, Vec<f64>) {
-    let xs = leaves(inputs);
-    let y = f(&xs);
+/// The gradient of `y` with respect to `xs` from `backward()`.
+fn gradient(y: &Value, xs: &[Value]) -> Vec<f64> {
     y.backward();
-    (y.data(), xs.iter().map(Value::grad).collect())
+    xs.iter().map(Value::grad).collect()
+}
+
+/// The gradient of `f` at `inputs` from `backward()`, on fresh leaves.
+fn gradient_at<F: Fn(&[Value]) -> Value>(f: &F, inputs: &[f64]) -> Vec<f64> {
+    let xs = leaves(inputs);
+    gradient(&f(&xs), &xs)
 }
 
 /// Checks the second derivatives that [`crate::grad`] builds for `f` at `inputs` against
@@ -479,9 +483,8 @@ pub fn gradgradcheck<F: Fn(&[Value]) -> Value>(
             what: format!("output {}", y.data()),
         });
     }
-    y.backward();
-    let gradient: Vec<f64> = xs.iter().map(Value::grad).collect();
-    if let Some(g) = gradient.iter().find(|g| !g.is_finite()) {
+    let first = gradient(&y, &xs);
+    if let Some(g) = first.iter().find(|g| !g.is_finite()) {
         return Err(GradgradcheckError::NonFinite {
             entry: None,
             what: format!("gradient entry {g}"),
@@ -494,9 +497,9 @@ pub fn gradgradcheck<F: Fn(&[Value]) -> Value>(
     let mut numeric = Vec::with_capacity(inputs.len());
     for j in 0..inputs.len() {
         x[j] = inputs[j] + opts.eps;
-        let (_, plus) = value_and_gradient(&f, &x);
+        let plus = gradient_at(&f, &x);
         x[j] = inputs[j] - opts.eps;
-        let (_, minus) = value_and_gradient(&f, &x);
+        let minus = gradient_at(&f, &x);
         x[j] = inputs[j];
         let column: Vec<f64> = plus
             .iter()
@@ -523,7 +526,7 @@ pub fn gradgradcheck<F: Fn(&[Value]) -> Value>(
     }
     let report = SecondOrderReport {
         output: y.data(),
-        gradient,
+        gradient: first,
         entries,
     };
     let worst = report
