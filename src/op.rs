@@ -5,7 +5,8 @@
 //! derivative as an `f64`, with the math in a comment), and once in `derivative_value`
 //! (the same local derivative built from `Value`s, so that a gradient can itself be
 //! differentiated; see `higher.rs`). A fourth method, `keeps_zeros`, says whether the
-//! `f64` derivative is finite wherever the op's value is (see `sparse.rs`). Adding an op
+//! `f64` derivative is finite wherever the op's operands and value are (see
+//! `sparse.rs`). Adding an op
 //! means adding a variant to one of the small kind enums below, one arm in each of
 //! those four methods, a `Value` method that builds it, and a gradient test.
 //!

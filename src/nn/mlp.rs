@@ -15,9 +15,9 @@ use crate::value::Value;
 /// Each forward pass makes one fused node for the whole neuron, with a closed-form
 /// local derivative, instead of 2n scalar nodes (or a `dot`, a `+` and an activation).
 /// The node holds the neuron's parameters and the layer's inputs as shared lists, so
-/// making it copies neither. A leaky relu with a negative slope is the exception: its
-/// derivative cannot be read back from its output, so that neuron is a `dot`, a `+`
-/// and the activation.
+/// making it copies neither. A leaky relu with a negative (or NaN) slope is the
+/// exception: its derivative cannot be read back from its output, so that neuron is a
+/// `dot`, a `+` and the activation.
 ///
 /// ```
 /// use scalargrad::nn::{Activation, Neuron};
