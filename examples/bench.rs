@@ -128,7 +128,7 @@ struct Row {
     /// Nodes the workload records (for bytes per node), 0 where that means nothing.
     nodes: usize,
     /// One run: its state is built once, outside the timing.
-    make: fn() -> Run,
+    make: Box<dyn Fn() -> Run + Sync>,
     samples: Vec<Duration>,
     peak: usize,
 }
@@ -140,55 +140,66 @@ fn demo(mut run: DemoRun) -> Run {
     })
 }
 
-/// A run of a workload that keeps no state of its own between runs (W2, W3).
-fn repeat(run: fn() -> f64) -> Run {
+/// A run of a workload that is a function call (W2, W3; what a call keeps between
+/// runs, the tape's buffers or the engine's storage, lives elsewhere).
+fn repeat(run: impl Fn() -> f64 + 'static) -> Run {
     Box::new(move || {
         black_box(run());
     })
 }
 
+impl Row {
+    fn new(
+        workload: &'static str,
+        contender: &'static str,
+        nodes: usize,
+        make: impl Fn() -> Run + Sync + 'static,
+    ) -> Row {
+        Row {
+            workload,
+            contender,
+            nodes,
+            make: Box::new(make),
+            samples: Vec::new(),
+            peak: 0,
+        }
+    }
+}
+
 fn rows() -> Vec<Row> {
     let counts = node_counts();
-    let row = |workload, contender, nodes, make| Row {
-        workload,
-        contender,
-        nodes,
-        make,
-        samples: Vec::new(),
-        peak: 0,
-    };
     vec![
-        row("W1 moons-step, scalar", "engine", counts.w1, || {
+        Row::new("W1 moons-step, scalar", "engine", counts.w1, || {
             demo(DemoRun::engine())
         }),
-        row("W1 moons-step, scalar", "tape", counts.w1, || {
+        Row::new("W1 moons-step, scalar", "tape", counts.w1, || {
             demo(DemoRun::tape())
         }),
-        row("W1 moons-step, scalar", "analytic", 0, || {
+        Row::new("W1 moons-step, scalar", "analytic", 0, || {
             demo(DemoRun::analytic())
         }),
-        row("W1 moons-step, nn", "engine (Mlp)", 0, || {
+        Row::new("W1 moons-step, nn", "engine (Mlp)", 0, || {
             demo(DemoRun::nn())
         }),
-        row("W2 relu chain 10^6", "engine", counts.w2, || {
+        Row::new("W2 relu chain 10^6", "engine", counts.w2, || {
             repeat(|| engine_chain(CHAIN_STEPS, false))
         }),
-        row("W2 relu chain 10^6", "tape", counts.w2, || {
+        Row::new("W2 relu chain 10^6", "tape", counts.w2, || {
             repeat(|| tape_chain(CHAIN_STEPS, false))
         }),
-        row("W2 tanh chain 10^6", "engine", counts.w2, || {
+        Row::new("W2 tanh chain 10^6", "engine", counts.w2, || {
             repeat(|| engine_chain(CHAIN_STEPS, true))
         }),
-        row("W2 tanh chain 10^6", "tape", counts.w2, || {
+        Row::new("W2 tanh chain 10^6", "tape", counts.w2, || {
             repeat(|| tape_chain(CHAIN_STEPS, true))
         }),
-        row("W3 sum 200k, repeated +", "engine", counts.w3_sum, || {
+        Row::new("W3 sum 200k, repeated +", "engine", counts.w3_sum, || {
             repeat(|| engine_sum(SUM_TERMS))
         }),
-        row("W3 sum 200k, repeated +", "tape", counts.w3_sum, || {
+        Row::new("W3 sum 200k, repeated +", "tape", counts.w3_sum, || {
             repeat(|| tape_sum(SUM_TERMS))
         }),
-        row("W3 sum 200k, Value::dot", "engine", counts.w3_dot, || {
+        Row::new("W3 sum 200k, Value::dot", "engine", counts.w3_dot, || {
             repeat(|| engine_dot(SUM_TERMS))
         }),
     ]
@@ -224,6 +235,31 @@ fn time_batch(run: &mut dyn FnMut(), batch: usize) -> Duration {
         run();
     }
     start.elapsed() / batch as u32
+}
+
+/// Fills in each row's peak memory and `rounds` time samples.
+///
+/// Memory: each contender's state made and run once on a fresh thread, counting every
+/// byte. Time: in rounds, every contender once per round (so that a noisy neighbour
+/// slows all of them alike), each sample a batch of runs long enough to time reliably.
+/// `progress` starts the progress line.
+fn measure(rows: &mut [Row], rounds: usize, progress: &str) {
+    for r in rows.iter_mut() {
+        let make = &r.make;
+        r.peak = peak_bytes(|| make());
+    }
+    let mut states: Vec<Run> = rows.iter().map(|r| (r.make)()).collect();
+    let batches: Vec<usize> = states
+        .iter_mut()
+        .map(|run| batch_size(run.as_mut()))
+        .collect();
+    for round in 0..rounds {
+        eprint!("\r{progress}round {}/{rounds}", round + 1);
+        for ((r, run), &batch) in rows.iter_mut().zip(&mut states).zip(&batches) {
+            r.samples.push(time_batch(run.as_mut(), batch));
+        }
+    }
+    eprintln!();
 }
 
 /// How many runs of `run` make a sample long enough (≥ 20 ms) to time reliably,
@@ -285,19 +321,25 @@ fn table(rows: &[Row]) -> String {
 /// last-level cache of a typical machine to well beyond it.
 const SCAN_TERMS: [usize; 5] = [20_000, 50_000, 100_000, 200_000, 400_000];
 
-/// Times the engine and the tape on W3's repeated `+` at each of [`SCAN_TERMS`], in
-/// `rounds` rounds as the main table does, and returns a table of the medians, their
-/// ratio and each contender's peak memory.
+/// Times the engine and the tape on W3's repeated `+` at each of [`SCAN_TERMS`], as
+/// the main table's rows are timed, and returns a table of the medians, their ratio
+/// and each contender's peak memory.
 fn size_scan(rounds: usize) -> String {
-    let run = |engine: bool, terms: usize| -> Run {
-        Box::new(move || {
-            black_box(if engine {
-                engine_sum(terms)
-            } else {
-                tape_sum(terms)
-            });
+    let mut rows: Vec<Row> = SCAN_TERMS
+        .iter()
+        .flat_map(|&terms| {
+            let nodes = wide_sum_nodes(terms);
+            [
+                Row::new("W3 sum", "engine", nodes, move || {
+                    repeat(move || engine_sum(terms))
+                }),
+                Row::new("W3 sum", "tape", nodes, move || {
+                    repeat(move || tape_sum(terms))
+                }),
+            ]
         })
-    };
+        .collect();
+    measure(&mut rows, rounds, "sizes: ");
     let mut out = format!(
         "\nW3 repeated + by size (`--sizes`), median of {rounds} rounds; the last-level \
          cache here holds {}.\n\n\
@@ -305,34 +347,19 @@ fn size_scan(rounds: usize) -> String {
          |---:|---:|---:|---:|---:|---:|---:|\n",
         last_level_cache()
     );
-    let mut samples = vec![(Vec::new(), Vec::new()); SCAN_TERMS.len()];
-    let mut runs: Vec<(Run, Run)> = SCAN_TERMS
-        .iter()
-        .map(|&terms| (run(true, terms), run(false, terms)))
-        .collect();
-    let batches: Vec<(usize, usize)> = runs
-        .iter_mut()
-        .map(|(engine, tape)| (batch_size(engine.as_mut()), batch_size(tape.as_mut())))
-        .collect();
-    for round in 0..rounds {
-        eprint!("\rsizes: round {}/{rounds}", round + 1);
-        for (((engine, tape), &(e, t)), (es, ts)) in runs.iter_mut().zip(&batches).zip(&mut samples)
-        {
-            es.push(time_batch(engine.as_mut(), e));
-            ts.push(time_batch(tape.as_mut(), t));
-        }
-    }
-    eprintln!();
-    for (&terms, (es, ts)) in SCAN_TERMS.iter().zip(&samples) {
-        let (engine, tape) = (median(es), median(ts));
+    for (terms, pair) in SCAN_TERMS.iter().zip(rows.chunks(2)) {
+        let [engine, tape] = pair else {
+            unreachable!("an engine row and a tape row per size")
+        };
+        let (e, t) = (median(&engine.samples), median(&tape.samples));
         out += &format!(
             "| {terms} | {} | {} | {} | {:.2}× | {} | {} |\n",
-            wide_sum_nodes(terms),
-            fmt_time(engine),
-            fmt_time(tape),
-            engine.as_secs_f64() / tape.as_secs_f64(),
-            fmt_bytes(peak_bytes(|| run(true, terms))),
-            fmt_bytes(peak_bytes(|| run(false, terms))),
+            engine.nodes,
+            fmt_time(e),
+            fmt_time(t),
+            e.as_secs_f64() / t.as_secs_f64(),
+            fmt_bytes(engine.peak),
+            fmt_bytes(tape.peak),
         );
     }
     out
@@ -418,27 +445,9 @@ fn bench() -> Result<(), Box<dyn Error>> {
     check_baselines()?;
     println!("tape, analytic and nn agree with the engine (loss, gradients, parameters) to 1e-9");
 
-    // 2. Memory: each contender's state made and run once on a fresh thread, counting
-    //    every byte.
+    // 2. Memory and time for every row.
     let mut rows = rows();
-    for r in &mut rows {
-        r.peak = peak_bytes(r.make);
-    }
-
-    // 3. Time: in rounds, every contender once per round, each sample a batch of runs
-    //    long enough (≥ 20 ms) to time reliably.
-    let mut states: Vec<Run> = rows.iter().map(|r| (r.make)()).collect();
-    let batches: Vec<usize> = states
-        .iter_mut()
-        .map(|run| batch_size(run.as_mut()))
-        .collect();
-    for round in 0..rounds {
-        eprint!("\rround {}/{rounds}", round + 1);
-        for ((r, run), &batch) in rows.iter_mut().zip(&mut states).zip(&batches) {
-            r.samples.push(time_batch(run.as_mut(), batch));
-        }
-    }
-    eprintln!();
+    measure(&mut rows, rounds, "");
 
     let chosen: Vec<&str> = [("--quick", quick), ("--deep", deep), ("--sizes", sizes)]
         .into_iter()
