@@ -46,24 +46,16 @@ Options:
   -h, --help       print this help";
 
 struct Options {
-    steps: usize,
-    lr: f64,
-    seed: u64,
+    train: TrainFlags,
     hidden: Vec<usize>,
     data: Option<PathBuf>,
     init: Option<PathBuf>,
-    out: Option<PathBuf>,
     quiet: bool,
 }
 
 fn parse_options() -> Result<Options, Box<dyn Error>> {
     let (mut hidden, mut data, mut init, mut quiet) = (vec![16, 16], None, None, false);
-    let TrainFlags {
-        steps,
-        lr,
-        seed,
-        out,
-    } = TrainFlags::parse_with(USAGE, 100, 1.0, 1337, |flag, p| {
+    let train = TrainFlags::parse_with(USAGE, 100, 1.0, 1337, |flag, p| {
         match flag {
             "hidden" => hidden = common::parse_list(p, "hidden")?,
             "data" => data = Some(p.value()?.into()),
@@ -77,13 +69,10 @@ fn parse_options() -> Result<Options, Box<dyn Error>> {
         return Err("--hidden sizes must be positive".into());
     }
     Ok(Options {
-        steps,
-        lr,
-        seed,
+        train,
         hidden,
         data,
         init,
-        out,
         quiet,
     })
 }
@@ -146,7 +135,7 @@ fn moons() -> Result<(), Box<dyn Error>> {
     // --- 1. Data and model. --------------------------------------------------------------
     let train = match &o.data {
         Some(path) => Dataset::read_csv(path)?,
-        None => data::moons(100, 0.1, &mut StdRng::seed_from_u64(o.seed)),
+        None => data::moons(100, 0.1, &mut StdRng::seed_from_u64(o.train.seed)),
     };
     if train.inputs.iter().any(|x| x.len() != 2) {
         return Err("the data must have two input columns (x0,x1,y)".into());
@@ -157,7 +146,7 @@ fn moons() -> Result<(), Box<dyn Error>> {
     let model = Mlp::new(
         2,
         &sizes,
-        &mut StdRng::seed_from_u64(o.seed.wrapping_add(1)),
+        &mut StdRng::seed_from_u64(o.train.seed.wrapping_add(1)),
     );
     if let Some(path) = &o.init {
         model.set_parameter_values(&read_weights(path)?)?;
@@ -170,14 +159,14 @@ fn moons() -> Result<(), Box<dyn Error>> {
 
     // --- 2. Train: forward, loss, backward, SGD step. ------------------------------------
     let schedule = Schedule::LinearDecay {
-        lr: o.lr,
-        steps: o.steps,
+        lr: o.train.lr,
+        steps: o.train.steps,
     };
-    let mut sgd = Sgd::new(o.lr);
+    let mut sgd = Sgd::new(o.train.lr);
     let params = model.parameters();
     let (mut losses, mut accuracies) = (Vec::new(), Vec::new());
     let start = Instant::now();
-    for k in 0..o.steps {
+    for k in 0..o.train.steps {
         let total = loss(&model, &train, &labels);
         let acc = train_accuracy(&model, &train, &labels);
         model.zero_grad();
@@ -202,20 +191,24 @@ fn moons() -> Result<(), Box<dyn Error>> {
     // --- 3. Results. --------------------------------------------------------------------
     let final_loss = loss(&model, &train, &labels).data();
     let train_acc = train_accuracy(&model, &train, &labels);
-    let test = data::moons(100, 0.1, &mut StdRng::seed_from_u64(o.seed.wrapping_add(2)));
+    let test = data::moons(
+        100,
+        0.1,
+        &mut StdRng::seed_from_u64(o.train.seed.wrapping_add(2)),
+    );
     let test_acc = train_accuracy(&model, &test, &test.signed_targets());
     println!("\nfinal loss {final_loss:.6}");
     println!("train accuracy {:.1}%", train_acc * 100.0);
     println!("test accuracy {:.1}% (100 fresh points)", test_acc * 100.0);
     println!(
         "trained {} steps in {:.1} ms ({:.2} ms per step)",
-        o.steps,
+        o.train.steps,
         elapsed.as_secs_f64() * 1e3,
-        elapsed.as_secs_f64() * 1e3 / o.steps.max(1) as f64
+        elapsed.as_secs_f64() * 1e3 / o.train.steps.max(1) as f64
     );
 
     // --- 4. Pictures. -------------------------------------------------------------------
-    let dir = common::output_dir("moons", o.out)?;
+    let dir = common::output_dir("moons", o.train.out)?;
     let classes: Vec<usize> = labels.iter().map(|&y| usize::from(y > 0.0)).collect();
     let boundary = dir.join("decision_boundary.svg");
     plot::decision_regions(

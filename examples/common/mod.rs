@@ -19,7 +19,7 @@ pub fn output_dir(name: &str, out: Option<PathBuf>) -> std::io::Result<PathBuf> 
 }
 
 /// Prints `usage` and exits successfully if `--help` or `-h` is among the arguments.
-pub fn help_requested(usage: &str) -> bool {
+fn help_requested(usage: &str) -> bool {
     if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
         use std::io::Write;
         // A closed pipe (`--help | head`) is not worth a panic.
@@ -44,13 +44,13 @@ pub fn main(
 
 /// Runs an example's body, printing an error as a readable message (not `Debug`)
 /// and exiting with failure.
-pub fn run(
-    body: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>,
-) -> std::process::ExitCode {
+fn run(body: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>) -> std::process::ExitCode {
     match body() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            use std::io::Write;
+            // A closed pipe (`2>&1 | head`) is not worth a panic.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -157,7 +157,7 @@ impl TrainFlags {
 }
 
 /// The error for an argument an example does not know.
-pub fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
+fn bad_arg(arg: lexopt::Arg<'_>, usage: &str) -> Box<dyn std::error::Error> {
     format!("{}\n\n{usage}", arg.unexpected()).into()
 }
 
