@@ -433,7 +433,7 @@ thread_local! {
     /// keeps its buffers, they keep their capacity from one run to the next (emptied,
     /// which frees the leaves). Allocated afresh and dropped at every run, the two
     /// 1.6 MB lists went back to the system each time and were paged in again: that
-    /// took the run from about 5 to 9–11 ms when it ran on its own, as under
+    /// took the run from about 5 to 8–11 ms when it ran on its own, as under
     /// criterion.
     static DOT_FACTORS: RefCell<(Vec<Value>, Vec<Value>)> = const {
         RefCell::new((Vec::new(), Vec::new()))
