@@ -152,6 +152,10 @@ impl TrainFlags {
             }
             Ok(true)
         })?;
+        // No example has anything to show, or to check, before its first step.
+        if flags.steps == 0 {
+            return Err("invalid value '0' for --steps: train for at least one step".into());
+        }
         Ok(flags)
     }
 }
