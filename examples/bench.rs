@@ -424,18 +424,26 @@ fn bench() -> Result<(), Box<dyn Error>> {
     let mut quick = false;
     let mut deep = false;
     let mut sizes = false;
-    let mut out = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
+    let mut out_flag: Option<PathBuf> = None;
+    let mut no_write = false;
     common::parse_flags(USAGE, |flag, p| {
         match flag {
             "quick" => quick = true,
             "deep" => deep = true,
             "sizes" => sizes = true,
-            "out" => out = Some(p.value()?.into()),
-            "no-write" => out = None,
+            "out" => out_flag = Some(p.value()?.into()),
+            "no-write" => no_write = true,
             _ => return Ok(false),
         }
         Ok(true)
     })?;
+    // Either order of the two would otherwise quietly lose one of them.
+    let out = match (out_flag, no_write) {
+        (Some(_), true) => return Err("--out and --no-write cannot be used together".into()),
+        (Some(path), false) => Some(path),
+        (None, true) => None,
+        (None, false) => Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md")),
+    };
     let rounds = if quick { 5 } else { 15 };
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run with --release for meaningful figures");
