@@ -99,15 +99,18 @@ fn predict_is_bit_for_bit_the_forward_pass() {
 
 /// A leaky relu with a negative slope makes a positive output from either sign of
 /// `w·x + b`, so its derivative cannot be read from the output. On both sides of 0,
-/// the neuron's output and gradients (by `backward()` and by `grad`) are the ones
-/// worked out by hand.
+/// and at 0 (where the slope is the one below, as `Value::leaky_relu` and PyTorch
+/// have it), the neuron's output and gradients (by `backward()` and by `grad`) are the
+/// ones worked out by hand.
 #[test]
 fn a_negative_leaky_slope_differentiates_on_both_sides_of_zero() {
     let slope = -0.5;
-    // z = 1.5·x0 − 0.25·0.4 + 0.1 = 1.5·x0. Below 0, y = s·z, ∂y/∂w = s·x, ∂y/∂b = s
-    // and ∂y/∂x = s·w; above 0, y = z and the slope is 1. Each product is exact.
+    // z = 1.5·x0 − 0.25·0.4 + 0.1 = 1.5·x0 (0.25·0.4 and 0.1 are the same double).
+    // At or below 0, y = s·z, ∂y/∂w = s·x, ∂y/∂b = s and ∂y/∂x = s·w; above 0, y = z
+    // and the slope is 1. Each product is exact.
     let cases = [
         (-2.0, 1.5, [1.0, -0.2, -0.5, -0.75, 0.125]),
+        (0.0, 0.0, [0.0, -0.2, -0.5, -0.75, 0.125]),
         (3.0, 4.5, [3.0, 0.4, 1.0, 1.5, -0.25]),
     ];
     for (x0, y_expected, expected) in cases {
