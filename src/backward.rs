@@ -292,12 +292,22 @@ impl Value {
                 if !(node.mark.is_zero_safe() && node.passes_only_zeros()) {
                     let mut reach =
                         |x: &Value| newly += usize::from(reach(x, pass, stamp, &mut parked));
-                    // The common shapes first, without going through operand lists.
+                    // The common shapes first, each reached and propagated in one arm:
+                    // without going through operand lists, and matching on the op
+                    // once rather than again in `Op::propagate`.
                     match &node.op {
-                        Op::Unary(_, x) | Op::Param(_, x, _) | Op::Custom(_, x) => reach(x),
-                        Op::Binary(_, [a, b]) => {
-                            reach(a);
-                            reach(b);
+                        Op::Binary(f, xs) => {
+                            reach(&xs[0]);
+                            reach(&xs[1]);
+                            f.propagate(xs, node.data.get(), node.grad.get());
+                        }
+                        Op::Unary(f, x) => {
+                            reach(x);
+                            f.propagate(x, node.data.get(), node.grad.get());
+                        }
+                        Op::Param(f, x, c) => {
+                            reach(x);
+                            f.propagate(x, *c, node.grad.get());
                         }
                         op => {
                             for list in op.lists_to_visit(pass) {
@@ -305,9 +315,9 @@ impl Value {
                                     reach(x);
                                 }
                             }
+                            op.propagate(node.data.get(), node.grad.get());
                         }
                     }
-                    node.op.propagate(node.data.get(), node.grad.get());
                 }
                 waiting = waiting + newly - 1;
                 if waiting == 0 {

@@ -221,6 +221,12 @@ use Partial::{Const, Expr};
 // ---------------------------------------------------------------------------------------
 
 impl Unary {
+    /// Adds `f'(x) × g` into `x`'s gradient, where `y = f(x)` and `g` is `y`'s adjoint.
+    #[inline]
+    pub(crate) fn propagate(self, x: &Value, y: f64, g: f64) {
+        x.add_grad(g * self.derivative(x.data(), y));
+    }
+
     pub(crate) fn value(self, x: f64) -> f64 {
         match self {
             Unary::Neg => -x,
@@ -307,6 +313,12 @@ impl Unary {
 // ---------------------------------------------------------------------------------------
 
 impl Param {
+    /// Adds `∂f(x; c)/∂x × g` into `x`'s gradient, where `g` is the node's adjoint.
+    #[inline]
+    pub(crate) fn propagate(self, x: &Value, c: f64, g: f64) {
+        x.add_grad(g * self.derivative(x.data(), c));
+    }
+
     pub(crate) fn value(self, x: f64, c: f64) -> f64 {
         match self {
             Param::Powf => x.powf(c),
@@ -361,6 +373,15 @@ impl Param {
 // ---------------------------------------------------------------------------------------
 
 impl Binary {
+    /// Adds each partial derivative × `g` into its operand's gradient, where
+    /// `y = f(a, b)` and `g` is `y`'s adjoint.
+    #[inline]
+    pub(crate) fn propagate(self, [a, b]: &[Value; 2], y: f64, g: f64) {
+        let (da, db) = self.derivative(a.data(), b.data(), y);
+        a.add_grad(g * da);
+        b.add_grad(g * db);
+    }
+
     pub(crate) fn value(self, a: f64, b: f64) -> f64 {
         match self {
             Binary::Add => a + b,
@@ -859,13 +880,9 @@ impl Op {
     pub(crate) fn propagate(&self, y: f64, g: f64) {
         match self {
             Op::Leaf => {}
-            Op::Unary(f, x) => x.add_grad(g * f.derivative(x.data(), y)),
-            Op::Param(f, x, c) => x.add_grad(g * f.derivative(x.data(), *c)),
-            Op::Binary(f, [a, b]) => {
-                let (da, db) = f.derivative(a.data(), b.data(), y);
-                a.add_grad(g * da);
-                b.add_grad(g * db);
-            }
+            Op::Unary(f, x) => f.propagate(x, y, g),
+            Op::Param(f, x, c) => f.propagate(x, *c, g),
+            Op::Binary(f, xs) => f.propagate(xs, y, g),
             Op::Nary(f, xs) => f.propagate(xs, y, g),
             Op::Custom(f, x) => x.add_grad(g * (f.df)(x.data())),
             Op::Neuron(p, x) => p.propagate(&x.values, y, g),
