@@ -39,6 +39,21 @@ fn reach(value: &Value, pass: u64, stamp: u32, parked: &mut Vec<(Value, f64)>) -
     true
 }
 
+/// Whether `x`, an operand that the node being propagated holds directly (not through
+/// an operand list that other nodes share), is a leaf that no other handle points to.
+///
+/// Such a leaf has no user but that node, which holds it once (a node using it twice
+/// holds two handles), so it gets exactly one share in the pass. Added straight to its
+/// gradient, that share gives `before + share`. Reaching it gives the same number: a
+/// `before` of ±0 is not parked, and any other is added back to `0 + share`, which
+/// differs from `share` only when that is −0, and `before + 0 = before − 0` then. So it
+/// is not reached: no mark, no parking. Every constant that an `f64` operand makes is
+/// such a leaf, as is every factor of W3's sum.
+#[inline]
+fn sole_leaf(x: &Value) -> bool {
+    x.node.op.is_leaf() && x.node.handles.get() == 1
+}
+
 /// Calls `emit` on every node reachable from `root`, operands before the nodes made
 /// from them (`root` comes last).
 ///
@@ -273,7 +288,8 @@ impl Value {
         // adjoint is complete. Each node the sweep must see is reached (and its chunk
         // flagged) by a node it meets earlier; `waiting` counts the computed ones not
         // yet met, and the sweep stops when none is left. Leaves have nothing to pass
-        // on, so they are reached but never waited for. A zero-safe node that would
+        // on, so they are reached but never waited for, and a leaf that only its one
+        // user holds is not even reached (see `sole_leaf`). A zero-safe node that would
         // pass back only ±0 reaches nothing (see `sparse.rs`).
         sparse::forget_if_stale();
         let pass = next_pass();
@@ -292,21 +308,28 @@ impl Value {
                 if !(node.mark.is_zero_safe() && node.passes_only_zeros()) {
                     let mut reach =
                         |x: &Value| newly += usize::from(reach(x, pass, stamp, &mut parked));
+                    // An operand held directly (not through a list that other nodes
+                    // share) may be a leaf that needs no reaching (see `sole_leaf`).
+                    let mut reach_held = |x: &Value| {
+                        if !sole_leaf(x) {
+                            reach(x);
+                        }
+                    };
                     // The common shapes first, each reached and propagated in one arm:
                     // without going through operand lists, and matching on the op
                     // once rather than again in `Op::propagate`.
                     match &node.op {
                         Op::Binary(f, xs) => {
-                            reach(&xs[0]);
-                            reach(&xs[1]);
+                            reach_held(&xs[0]);
+                            reach_held(&xs[1]);
                             f.propagate(xs, node.data.get(), node.grad.get());
                         }
                         Op::Unary(f, x) => {
-                            reach(x);
+                            reach_held(x);
                             f.propagate(x, node.data.get(), node.grad.get());
                         }
                         Op::Param(f, x, c) => {
-                            reach(x);
+                            reach_held(x);
                             f.propagate(x, *c, node.grad.get());
                         }
                         op => {

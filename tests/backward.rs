@@ -60,6 +60,28 @@ proptest! {
         }
     }
 
+    /// The same with nothing but the graph holding the leaves, read only after the
+    /// passes: a leaf that one node alone holds gets a single share per pass, which
+    /// `backward()` adds without reaching the leaf; a leaf that two nodes hold, or one
+    /// node twice, must still be reached, so that k passes add k whole sums.
+    #[test]
+    fn backward_k_times_with_only_the_graph_holding_its_leaves(e in expr(30), k in 2..5u32) {
+        let build = || {
+            let (leaves, out) = e.build();
+            drop(leaves);
+            out
+        };
+        let (once, repeated) = (build(), build());
+        once.backward();
+        for _ in 0..k {
+            repeated.backward();
+        }
+        for (a, b) in once.nodes().iter().zip(&repeated.nodes()) {
+            let expected = (1..k).fold(a.grad(), |acc, _| acc + a.grad());
+            prop_assert_eq!(b.grad().to_bits(), expected.to_bits(), "node {:?}", b);
+        }
+    }
+
     /// Two independent builds and passes give bitwise-identical gradients.
     #[test]
     fn backward_is_deterministic(e in expr(40)) {

@@ -133,6 +133,34 @@ fn a_negative_leaky_slope_differentiates_on_both_sides_of_zero() {
     }
 }
 
+/// `forward_data` makes input leaves that only the first layer's shared list holds,
+/// yet every neuron of the layer passes each of them a share. So they must be reached,
+/// and their gradients parked, like any other node's: k passes give k whole sums, bit
+/// for bit, on every node.
+#[test]
+fn inputs_that_only_a_shared_list_holds_accumulate_exactly() {
+    // tanh, so that no neuron is off and every input gets four shares.
+    let model = Mlp::builder(3, &[4, 1])
+        .hidden(Activation::Tanh)
+        .build(&mut rng(3));
+    let build = || model.forward_data(&[0.3, -1.7, 0.9]).remove(0);
+    let (once, repeated) = (build(), build());
+    once.backward();
+    let once: Vec<f64> = once.nodes().iter().map(Value::grad).collect();
+    // The parameters are in both graphs: their gradients start again from 0.
+    model.zero_grad();
+    let k = 3;
+    for _ in 0..k {
+        repeated.backward();
+    }
+    let nodes = repeated.nodes();
+    assert_eq!(nodes.len(), once.len());
+    for (node, g) in nodes.iter().zip(&once) {
+        let expected = (1..k).fold(*g, |acc, _| acc + g);
+        assert_eq!(node.grad().to_bits(), expected.to_bits(), "node {node:?}");
+    }
+}
+
 /// Asserts that each parameter's gradient (from a `backward()` already run) matches a
 /// central difference of `loss_value`, a graph-free evaluation of the same loss, to
 /// `atol + rtol·|numeric|`. Leaves the parameters as they were.
