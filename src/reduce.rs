@@ -9,8 +9,18 @@ use crate::op::{Nary, Op};
 use crate::value::Value;
 
 impl Value {
-    fn nary(f: Nary, operands: Box<[Value]>) -> Value {
-        let safe = f.keeps_zeros() && operands.iter().all(Value::is_zero_safe);
+    /// A fused node of kind `f` over clones of `operands`.
+    fn nary<'a>(f: Nary, operands: impl Iterator<Item = &'a Value>) -> Value {
+        // The operands are cloned and their zero-safe flags read in one pass: a
+        // reduction may have millions of them, most no longer in the caches.
+        let mut all_safe = true;
+        let operands: Box<[Value]> = operands
+            .map(|x| {
+                all_safe &= x.is_zero_safe();
+                x.clone()
+            })
+            .collect();
+        let safe = f.keeps_zeros() && all_safe;
         Value::from_op(f.value(&operands), safe, || Op::Nary(f, operands))
     }
 
@@ -26,7 +36,7 @@ impl Value {
     /// ```
     #[must_use]
     pub fn sum(xs: &[Value]) -> Value {
-        Value::nary(Nary::Sum, xs.into())
+        Value::nary(Nary::Sum, xs.iter())
     }
 
     /// `Σ xᵢ·yᵢ` as one node; ∂/∂xᵢ = yᵢ and ∂/∂yᵢ = xᵢ.
@@ -53,8 +63,7 @@ impl Value {
             xs.len(),
             ys.len()
         );
-        let operands: Box<[Value]> = xs.iter().chain(ys).cloned().collect();
-        Value::nary(Nary::Dot, operands)
+        Value::nary(Nary::Dot, xs.iter().chain(ys))
     }
 }
 
@@ -71,7 +80,7 @@ impl Value {
 /// ```
 #[must_use]
 pub fn logsumexp(xs: &[Value]) -> Value {
-    Value::nary(Nary::LogSumExp, xs.into())
+    Value::nary(Nary::LogSumExp, xs.iter())
 }
 
 /// `xᵢ − logsumexp(x)` for each i: the log-probabilities of a softmax, stable for any
