@@ -127,6 +127,14 @@ pub fn init_params(seed: u64) -> Vec<f64> {
 // ---------------------------------------------------------------------------------------
 
 /// What a scalar graph is built from: leaves and the four ops the workloads use.
+///
+/// Every contender's ops are inlined into the graph builders ([`mlp_loss`],
+/// [`deep_chain`], [`wide_sum`]): the engine's operators are `#[inline]` in the library,
+/// and the tape's are marked so too. Left to the compiler, the tape's stayed calls in
+/// some programs and not others, and recorded W3 11% slower where they did. The
+/// builders themselves are never inlined, so that each program compiles them the same
+/// way: inlined into their callers, they took different shapes in the bench example
+/// and in criterion's bench, and W1's ratio differed by 10% between the two.
 pub trait Builder {
     /// A handle to one node.
     type Var: Clone;
@@ -173,6 +181,9 @@ impl Builder for Engine {
 /// - data loss: the per-point losses added left to right, times the constant `1/n`;
 /// - penalty: `p·p` per parameter added left to right, times the constant `α`;
 /// - loss = data loss + penalty.
+///
+/// Never inlined (see [`Builder`]).
+#[inline(never)]
 pub fn mlp_loss<B: Builder>(g: &mut B, params: &[B::Var], data: &Moons) -> B::Var {
     let mut losses = Vec::with_capacity(data.x.len());
     let mut layer_in = Vec::new();
@@ -222,7 +233,9 @@ fn sum_left_to_right<B: Builder>(g: &mut B, terms: &[B::Var]) -> B::Var {
 }
 
 /// W2: `x = act(x·0.999999 + 1e-6)` repeated `steps` times from `x₀ = 0.5`; returns
-/// (x₀, x). Five nodes per step: two constants, `*`, `+` and the activation.
+/// (x₀, x). Five nodes per step: two constants, `*`, `+` and the activation. Never
+/// inlined (see [`Builder`]).
+#[inline(never)]
 pub fn deep_chain<B: Builder>(g: &mut B, steps: usize, tanh: bool) -> (B::Var, B::Var) {
     let x0 = g.leaf(0.5);
     let mut x = x0.clone();
@@ -246,7 +259,9 @@ pub fn w3_factors(i: usize) -> (f64, f64) {
 }
 
 /// W3: `a₀·b₀ + a₁·b₁ + …` by repeated `+` over `terms` fresh leaf pairs; returns the
-/// first factor `a₀` and the sum. Four nodes per term (two leaves, `*`, `+`).
+/// first factor `a₀` and the sum. Four nodes per term (two leaves, `*`, `+`). Never
+/// inlined (see [`Builder`]).
+#[inline(never)]
 pub fn wide_sum<B: Builder>(g: &mut B, terms: usize) -> (B::Var, B::Var) {
     let (a0, b0) = w3_factors(0);
     let (a0, b0) = (g.leaf(a0), g.leaf(b0));
@@ -517,6 +532,7 @@ impl Tape {
         self.recs.clear();
     }
 
+    #[inline]
     fn push(&mut self, value: f64, kind: Kind, a: u32, b: u32) -> u32 {
         let i = self.values.len() as u32;
         self.values.push(value);
@@ -553,21 +569,26 @@ impl Tape {
 
 impl Builder for Tape {
     type Var = u32;
+    #[inline]
     fn leaf(&mut self, x: f64) -> u32 {
         self.push(x, Kind::Leaf, 0, 0)
     }
+    #[inline]
     fn add(&mut self, a: u32, b: u32) -> u32 {
         let v = self.values[a as usize] + self.values[b as usize];
         self.push(v, Kind::Add, a, b)
     }
+    #[inline]
     fn mul(&mut self, a: u32, b: u32) -> u32 {
         let v = self.values[a as usize] * self.values[b as usize];
         self.push(v, Kind::Mul, a, b)
     }
+    #[inline]
     fn relu(&mut self, &a: &u32) -> u32 {
         let x = self.values[a as usize];
         self.push(if x > 0.0 { x } else { 0.0 }, Kind::Relu, a, 0)
     }
+    #[inline]
     fn tanh(&mut self, &a: &u32) -> u32 {
         let v = self.values[a as usize].tanh();
         self.push(v, Kind::Tanh, a, 0)
