@@ -54,6 +54,7 @@ fn learning_rate() -> Result<(), Box<dyn Error>> {
         }
         Ok(true)
     })?;
+    common::at_least_one_step(steps)?;
     if lrs.iter().any(|&lr: &f64| !(lr > 0.0 && lr.is_finite())) {
         return Err("--lrs must be positive, finite numbers".into());
     }

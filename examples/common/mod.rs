@@ -152,12 +152,18 @@ impl TrainFlags {
             }
             Ok(true)
         })?;
-        // No example has anything to show, or to check, before its first step.
-        if flags.steps == 0 {
-            return Err("invalid value '0' for --steps: train for at least one step".into());
-        }
+        at_least_one_step(flags.steps)?;
         Ok(flags)
     }
+}
+
+/// Refuses `--steps 0`: no example has anything to show, or to check, before its first
+/// step.
+pub fn at_least_one_step(steps: usize) -> Result<(), Box<dyn std::error::Error>> {
+    if steps == 0 {
+        return Err("invalid value '0' for --steps: train for at least one step".into());
+    }
+    Ok(())
 }
 
 /// The error for an argument an example does not know.
