@@ -46,9 +46,10 @@ fn reach(value: &Value, pass: u64, stamp: u32, parked: &mut Vec<(Value, f64)>) -
 /// holds two handles), so it gets exactly one share in the pass. Added straight to its
 /// gradient, that share gives `before + share`. Reaching it gives the same number: a
 /// `before` of ±0 is not parked, and any other is added back to `0 + share`, which
-/// differs from `share` only when that is −0, and `before + 0 = before − 0` then. So it
-/// is not reached: no mark, no parking. Every constant that an `f64` operand makes is
-/// such a leaf, as is every factor of W3's sum.
+/// differs from `share` only when that is −0, and `before + 0 = before − 0` then. (When
+/// `before` and the share are both NaN, either path may keep either NaN, whose sign Rust
+/// leaves unspecified.) So it is not reached: no mark, no parking. Every constant that
+/// an `f64` operand makes is such a leaf, as is every factor of W3's sum.
 #[inline]
 fn sole_leaf(x: &Value) -> bool {
     x.node.op.is_leaf() && x.node.handles.get() == 1
@@ -321,7 +322,8 @@ impl Value {
                     match &node.op {
                         // Sums and products, by far the commonest nodes, have arms of
                         // their own (∂(a+b) = (1, 1), ∂(a·b) = (b, a), g·1 = g): told
-                        // apart by two tests rather than a jump through a table.
+                        // apart by two tests rather than a jump through a table. As
+                        // anywhere in Rust, which of two NaNs a sum keeps is unspecified.
                         Op::Binary(Binary::Add, [a, b]) => {
                             reach_held(a);
                             reach_held(b);

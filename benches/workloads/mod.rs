@@ -131,10 +131,11 @@ pub fn init_params(seed: u64) -> Vec<f64> {
 /// Every contender's ops are inlined into the graph builders ([`mlp_loss`],
 /// [`deep_chain`], [`wide_sum`]): the engine's operators are `#[inline]` in the library,
 /// and the tape's are marked so too. Left to the compiler, the tape's stayed calls in
-/// some programs and not others, and recorded W3 11% slower where they did. The
-/// builders themselves are never inlined, so that each program compiles them the same
-/// way: inlined into their callers, they took different shapes in the bench example
-/// and in criterion's bench, and W1's ratio differed by 10% between the two.
+/// some programs and not others, and the tape took 12% longer to record W3 where they
+/// did. The builders themselves are never inlined, so that each program compiles them
+/// the same way: inlined into their callers, they took different shapes in the bench
+/// example and in criterion's bench, and W1's ratio differed by 14–20% between the
+/// two.
 pub trait Builder {
     /// A handle to one node.
     type Var: Clone;
