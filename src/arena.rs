@@ -133,7 +133,7 @@ impl NodeRef {
     /// `make` runs once the slot is handed out (it builds the op, which may clone
     /// operands). Should it panic, the slot is left with a count of 0, which is what a
     /// freed slot has: passes over the chunk skip it, and the chunk is never reused.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(make: impl FnOnce() -> Node) -> NodeRef {
         let slot = next_slot();
         // SAFETY: `slot` is a slot of a live chunk that nothing else uses; writing one

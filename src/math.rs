@@ -11,8 +11,10 @@ use crate::value::Value;
 impl Value {
     #[inline]
     fn unary(&self, f: Unary) -> Value {
-        let safe = f.keeps_zeros() && self.is_zero_safe();
-        Value::from_op(f.value(self.data()), safe, || Op::Unary(f, self.clone()))
+        Value::from_parts(|| {
+            let safe = f.keeps_zeros() && self.is_zero_safe();
+            (f.value(self.data()), safe, Op::Unary(f, self.clone()))
+        })
     }
 
     fn param(&self, f: Param, c: f64) -> Value {
@@ -31,9 +33,11 @@ impl Value {
     /// reference count touched.
     #[inline(always)]
     pub(crate) fn combine(f: Binary, a: Value, b: Value) -> Value {
-        let data = f.value(a.data(), b.data());
-        let safe = f.keeps_zeros() & a.is_zero_safe() & b.is_zero_safe();
-        Value::from_op(data, safe, || Op::Binary(f, [a, b]))
+        Value::from_parts(|| {
+            let data = f.value(a.data(), b.data());
+            let safe = f.keeps_zeros() & a.is_zero_safe() & b.is_zero_safe();
+            (data, safe, Op::Binary(f, [a, b]))
+        })
     }
 
     /// `xᶜ` for a constant `c`; derivative `c·x^(c−1)`.

@@ -261,14 +261,25 @@ impl Value {
         operands_zero_safe: bool,
         make_op: impl FnOnce() -> Op,
     ) -> Value {
-        let zero_safe = operands_zero_safe & data.is_finite();
+        Value::from_parts(move || (data, operands_zero_safe, make_op()))
+    }
+
+    /// [`Value::from_op`] with the data and the operands' zero-safety worked out by
+    /// `make` as well, once the slot is found. Whatever is computed before then must be
+    /// kept through the call that starts a new chunk, which the processor's registers
+    /// for numbers do not survive, so the compiler keeps it on the stack, at every node.
+    #[inline(always)]
+    pub(crate) fn from_parts(make: impl FnOnce() -> (f64, bool, Op)) -> Value {
         Value {
-            node: NodeRef::new(|| Node {
-                data: Cell::new(data),
-                grad: Cell::new(0.0),
-                op: make_op(),
-                mark: Mark::new(zero_safe),
-                handles: Cell::new(1),
+            node: NodeRef::new(|| {
+                let (data, operands_zero_safe, op) = make();
+                Node {
+                    data: Cell::new(data),
+                    grad: Cell::new(0.0),
+                    op,
+                    mark: Mark::new(operands_zero_safe & data.is_finite()),
+                    handles: Cell::new(1),
+                }
             }),
         }
     }
