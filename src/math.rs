@@ -18,9 +18,9 @@ impl Value {
     }
 
     fn param(&self, f: Param, c: f64) -> Value {
-        let safe = f.keeps_zeros(c) && self.is_zero_safe();
-        Value::from_op(f.value(self.data(), c), safe, || {
-            Op::Param(f, self.clone(), c)
+        Value::from_parts(|| {
+            let safe = f.keeps_zeros(c) && self.is_zero_safe();
+            (f.value(self.data(), c), safe, Op::Param(f, self.clone(), c))
         })
     }
 
