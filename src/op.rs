@@ -6,9 +6,9 @@
 //! (the same local derivative built from `Value`s, so that a gradient can itself be
 //! differentiated; see `higher.rs`). A fourth method, `keeps_zeros`, says whether the
 //! `f64` derivative is finite wherever the op's operands and value are (see
-//! `sparse.rs`). Adding an op
-//! means adding a variant to one of the small kind enums below, one arm in each of
-//! those four methods, a `Value` method that builds it, and a gradient test.
+//! `sparse.rs`). Adding an op means adding a variant to one of the small kind enums
+//! below, one arm in each of those four methods, a `Value` method that builds it, and
+//! a gradient test.
 //!
 //! The `f64` rules are the fast path of `backward()`; the `Value` rules are used only to
 //! build gradient graphs, and never slow it down. Where a derivative is piecewise

@@ -8,10 +8,10 @@
 //! - **W1 moons-step**: one training step of micrograd's demo: 100 two-moons points,
 //!   an MLP 2-16-16-1 (ReLU hidden, linear output, 337 parameters), loss
 //!   `mean(relu(1 − y·score)) + 1e-4·Σp²`, backward, SGD update (at a constant
-//!   rate, see [`LEARNING_RATE`]). Variant "scalar" is
-//!   the graph micrograd builds (one node per scalar `+`/`*`); variant "nn" is the
-//!   crate's own [`Mlp`] with its fused neuron nodes (one per neuron) and loss nodes, on the
-//!   same data and the same initial parameters.
+//!   rate, see [`LEARNING_RATE`]). Variant "scalar" is the graph micrograd builds (one
+//!   node per scalar `+`/`*`); variant "nn" is the crate's own [`Mlp`] with its fused
+//!   neuron nodes (one per neuron) and loss nodes, on the same data and the same
+//!   initial parameters.
 //! - **W2 deep chain**: `x = relu(x·0.999999 + 1e-6)` repeated N times (and the same with
 //!   `tanh`), backward, drop.
 //! - **W3 wide sum**: `a₀·b₀ + a₁·b₁ + …` by repeated `+` over N terms (and with
