@@ -36,6 +36,8 @@ Options:
   --deep         also run W2 with 10^7 steps, twice per contender (needs ~5 GB of memory)
   --sizes        also run W3's repeated + at five sizes from 20k to 400k terms, to show
                  how the ratio moves as the graphs outgrow the caches
+  --parts        also time W3's repeated + in parts at those sizes: the engine's build,
+                 backward() and drop, and the tape's recording and reverse loop
   --out FILE     where to write the table [default: BENCHMARKS.md in the crate root]
   --no-write     print the table only
   -h, --help     print this help";
@@ -365,6 +367,93 @@ fn size_scan(rounds: usize) -> String {
     out
 }
 
+/// The parts of one W3 run that `--parts` times: the engine's building, `backward()`
+/// and drop, then the tape's recording and reverse loop.
+const PARTS: usize = 5;
+
+/// Runs W3's repeated `+` over `terms` terms `runs` times with each contender, and
+/// returns the time each part took in all (see [`PARTS`]). The tape is cleared, which
+/// keeps its buffers, outside the timing: that is all it does instead of a drop.
+fn time_parts(tape: &mut Tape, terms: usize, runs: usize) -> [Duration; PARTS] {
+    let mut spent = [Duration::ZERO; PARTS];
+    for _ in 0..runs {
+        let start = Instant::now();
+        let (a0, s) = wide_sum(&mut Engine, terms);
+        let built = Instant::now();
+        s.backward();
+        let differentiated = Instant::now();
+        drop(s);
+        let dropped = Instant::now();
+        black_box(a0.grad());
+        spent[0] += built - start;
+        spent[1] += differentiated - built;
+        spent[2] += dropped - differentiated;
+    }
+    for _ in 0..runs {
+        tape.clear();
+        let start = Instant::now();
+        let (a0, s) = wide_sum(tape, terms);
+        let recorded = Instant::now();
+        tape.backward(s);
+        let differentiated = Instant::now();
+        black_box(tape.grads[a0 as usize]);
+        spent[3] += recorded - start;
+        spent[4] += differentiated - recorded;
+    }
+    spent
+}
+
+/// Times W3's repeated `+` in parts at each of [`SCAN_TERMS`] (see [`time_parts`]) and
+/// returns a table of each part's median in nanoseconds per term, so that it shows
+/// which parts grow as the graphs outgrow the caches. Each sample is a batch of
+/// 2,000,000 terms or more; the totals and the ratio are medians of the samples' own.
+fn parts_scan(rounds: usize) -> String {
+    let mut out = format!(
+        "\nW3 repeated + in parts (`--parts`), nanoseconds per term (four nodes), median of \
+         {rounds} rounds; the last-level cache here holds {}.\n\n\
+         | terms | engine: build | `backward()` | drop | total | tape: record | reverse loop \
+         | total | ratio to tape |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        last_level_cache()
+    );
+    let mut tape = Tape::new();
+    for (k, &terms) in SCAN_TERMS.iter().enumerate() {
+        let runs = (2_000_000 / terms).max(5);
+        // Per part, then the two totals and their ratio.
+        let mut samples: [Vec<f64>; PARTS + 3] = Default::default();
+        for round in 0..rounds {
+            eprint!(
+                "\rparts: size {}/{}, round {}/{rounds}",
+                k + 1,
+                SCAN_TERMS.len(),
+                round + 1
+            );
+            let spent = time_parts(&mut tape, terms, runs);
+            let per_term = spent.map(|d| d.as_secs_f64() * 1e9 / (runs * terms) as f64);
+            let engine: f64 = per_term[..3].iter().sum();
+            let recorded: f64 = per_term[3..].iter().sum();
+            for (sample, x) in samples.iter_mut().zip(per_term.into_iter().chain([
+                engine,
+                recorded,
+                engine / recorded,
+            ])) {
+                sample.push(x);
+            }
+        }
+        let [build, backward, dropped, record, reverse, engine, recorded, ratio] =
+            samples.map(|mut s| {
+                s.sort_by(f64::total_cmp);
+                s[s.len() / 2]
+            });
+        out += &format!(
+            "| {terms} | {build:.2} | {backward:.2} | {dropped:.2} | {engine:.2} | {record:.2} \
+             | {reverse:.2} | {recorded:.2} | {ratio:.2}× |\n"
+        );
+    }
+    eprintln!();
+    out
+}
+
 /// The size of the last cache Linux lists for the first CPU (the last-level cache),
 /// or "an unknown amount".
 fn last_level_cache() -> String {
@@ -424,6 +513,7 @@ fn bench() -> Result<(), Box<dyn Error>> {
     let mut quick = false;
     let mut deep = false;
     let mut sizes = false;
+    let mut parts = false;
     let mut out_flag: Option<PathBuf> = None;
     let mut no_write = false;
     common::parse_flags(USAGE, |flag, p| {
@@ -431,6 +521,7 @@ fn bench() -> Result<(), Box<dyn Error>> {
             "quick" => quick = true,
             "deep" => deep = true,
             "sizes" => sizes = true,
+            "parts" => parts = true,
             "out" => out_flag = Some(p.value()?.into()),
             "no-write" => no_write = true,
             _ => return Ok(false),
@@ -457,10 +548,15 @@ fn bench() -> Result<(), Box<dyn Error>> {
     let mut rows = rows();
     measure(&mut rows, rounds, "");
 
-    let chosen: Vec<&str> = [("--quick", quick), ("--deep", deep), ("--sizes", sizes)]
-        .into_iter()
-        .filter_map(|(flag, on)| on.then_some(flag))
-        .collect();
+    let chosen: Vec<&str> = [
+        ("--quick", quick),
+        ("--deep", deep),
+        ("--sizes", sizes),
+        ("--parts", parts),
+    ]
+    .into_iter()
+    .filter_map(|(flag, on)| on.then_some(flag))
+    .collect();
     let flags = if chosen.is_empty() {
         String::new()
     } else {
@@ -504,6 +600,9 @@ fn bench() -> Result<(), Box<dyn Error>> {
     }
     if sizes {
         body += &size_scan(rounds);
+    }
+    if parts {
+        body += &parts_scan(rounds);
     }
     println!("\n{body}");
     if let Some(path) = out {
