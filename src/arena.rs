@@ -74,6 +74,11 @@ const SLOTS: usize = (CHUNK_BYTES - size_of::<Header>()) / size_of::<Node>();
 /// Chunks allocated together (1 MiB).
 const GROUP: usize = 32;
 
+/// How far below the node it is freeing [`free_graph`] asks for memory, in slots (see
+/// [`prefetch_older`]): 12 KiB. The best of the distances measured (16 to 1,024
+/// slots) on W2's and W3's graphs.
+const FREE_AHEAD: usize = 256;
+
 /// Spare chunks a review never gives back (4 MiB): the least a running thread keeps
 /// for reuse, once it has used that many.
 const KEEP_SPARE: usize = 128;
@@ -303,6 +308,39 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
     }
 }
 
+/// Asks the processor to bring the memory `slots` slots before `slot` into its
+/// second-level cache (not the first, which is small enough to crowd). Does nothing
+/// on processors other than x86-64.
+///
+/// A graph built in one go lies in creation order, and [`free_graph`] frees it newest
+/// first, so the nodes it frees next lie just below the one it is at. Once a graph
+/// outgrows the last-level cache, each of those is a wait for memory, and freeing
+/// cannot overlap the waits: it finds the next node through the one it is freeing.
+/// Asked for early, W3's drop went from 6.6–6.8 to 4.8–4.9 ns per term, W3 from
+/// 2.36–2.38× to 2.15–2.19× the tape and W2 from 1.69–1.70× to 1.61×; W1, whose graph
+/// sits in the caches, did not move beyond the noise. The same hint in
+/// [`sweep`] gained less than it cost graphs in the caches: `backward()` walks the
+/// slots in address order, which the processor follows on its own.
+///
+/// The address may lie outside the chunk, or outside any allocation: a prefetch reads
+/// nothing that the program sees, and never faults.
+#[inline(always)]
+fn prefetch_older(slot: NonNull<Node>, slots: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the SSE prefetch instruction is part of every x86-64 processor; it is a
+    // hint, which neither reads memory that the program sees nor faults.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        let ahead = slot
+            .as_ptr()
+            .cast::<i8>()
+            .wrapping_sub(slots * size_of::<Node>());
+        _mm_prefetch::<_MM_HINT_T1>(ahead);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (slot, slots);
+}
+
 /// Calls `f` on every live node in this thread's arena. Used by the rare passes that
 /// must touch every node: resetting traversal stamps (see `value::reserve_passes`) and
 /// clearing zero-safe flags (see `sparse.rs`). Nodes created while the thread exits are
@@ -360,6 +398,7 @@ unsafe fn free_graph(first: NonNull<Node>) {
     let mut pending: Vec<NonNull<Node>> = scratch::take();
     let mut next = Some(first);
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
+        prefetch_older(slot, FREE_AHEAD);
         // SAFETY: the count is 0, so nothing else refers to the node. Its op (or, for
         // the common shapes, its operands) is moved out once, and the slot given up
         // right after; the rest is plain data.
