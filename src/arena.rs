@@ -316,9 +316,9 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
 /// first, so the nodes it frees next lie just below the one it is at. Once a graph
 /// outgrows the last-level cache, each of those is a wait for memory, and freeing
 /// cannot overlap the waits: it finds the next node through the one it is freeing.
-/// Asked for early, W3's drop went from 6.6–6.8 to 4.8–4.9 ns per term, W3 from
-/// 2.36–2.38× to 2.15–2.19× the tape and W2 from 1.69–1.70× to 1.61×; W1, whose graph
-/// sits in the caches, did not move beyond the noise. The same hint in
+/// Asked for early, W3's drop went from 6.6–7.6 to 4.8–5.4 ns per term at 200,000
+/// terms, and W2 took 5–10% less time; a graph that fits in the caches pays one
+/// instruction per freed node (see BENCHMARKS.md, step 11). The same hint in
 /// [`sweep`] gained less than it cost graphs in the caches: `backward()` walks the
 /// slots in address order, which the processor follows on its own.
 ///
