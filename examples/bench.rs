@@ -36,8 +36,8 @@ Options:
   --deep         also run W2 with 10^7 steps, twice per contender (needs ~5 GB of memory)
   --sizes        also run W3's repeated + at five sizes from 20k to 400k terms, to show
                  how the ratio moves as the graphs outgrow the caches
-  --parts        also time W3's repeated + in parts at those sizes: the engine's build,
-                 backward() and drop, and the tape's recording and reverse loop
+  --parts        also time W3's repeated + in parts, at the same five sizes: the engine's
+                 build, backward() and drop, and the tape's recording and backward pass
   --out FILE     where to write the table [default: BENCHMARKS.md in the crate root]
   --no-write     print the table only
   -h, --help     print this help";
@@ -368,7 +368,8 @@ fn size_scan(rounds: usize) -> String {
 }
 
 /// The parts of one W3 run that `--parts` times: the engine's building, `backward()`
-/// and drop, then the tape's recording and reverse loop.
+/// and drop, then the tape's recording and backward pass (its gradients zeroed, then
+/// its reverse loop).
 const PARTS: usize = 5;
 
 /// Runs W3's repeated `+` over `terms` terms `runs` times with each contender, and
@@ -411,7 +412,7 @@ fn parts_scan(rounds: usize) -> String {
     let mut out = format!(
         "\nW3 repeated + in parts (`--parts`), nanoseconds per term (four nodes), median of \
          {rounds} rounds; the last-level cache here holds {}.\n\n\
-         | terms | engine: build | `backward()` | drop | total | tape: record | reverse loop \
+         | terms | engine: build | `backward()` | drop | total | tape: record | backward \
          | total | ratio to tape |\n\
          |---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         last_level_cache()

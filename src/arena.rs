@@ -316,19 +316,22 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
 /// first, so the nodes it frees next lie just below the one it is at. Once a graph
 /// outgrows the last-level cache, each of those is a wait for memory, and freeing
 /// cannot overlap the waits: it finds the next node through the one it is freeing.
-/// Asked for early, W3's drop went from 6.6–7.6 to 4.8–5.4 ns per term at 200,000
-/// terms, and W2 took 5–10% less time; a graph that fits in the caches pays one
-/// instruction per freed node (see BENCHMARKS.md, step 11). The same hint in
-/// [`sweep`] gained less than it cost graphs in the caches: `backward()` walks the
-/// slots in address order, which the processor follows on its own.
+/// Asked for early, W3's drop went from 6.4–7.6 to 4.8–5.4 ns per term at 200,000
+/// terms, and W2 took 2–10% less time, depending on the harness. A graph that fits in
+/// the caches gains nothing and pays an instruction per freed node: W1's scalar step
+/// moved within the noise in the bench example and took up to 5% longer under
+/// criterion (see BENCHMARKS.md, step 11). The same hint in [`sweep`] gained less
+/// than it cost graphs in the caches: `backward()` walks the slots in address order,
+/// which the processor follows on its own.
 ///
 /// The address may lie outside the chunk, or outside any allocation: a prefetch reads
 /// nothing that the program sees, and never faults.
 #[inline(always)]
 fn prefetch_older(slot: NonNull<Node>, slots: usize) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the SSE prefetch instruction is part of every x86-64 processor; it is a
-    // hint, which neither reads memory that the program sees nor faults.
+    // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 target has in its baseline;
+    // the instruction is a hint, which neither reads memory that the program sees nor
+    // faults, whatever the address.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
         let ahead = slot
