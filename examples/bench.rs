@@ -224,9 +224,11 @@ fn tape_of(workload: &str) -> &str {
 // Measuring and printing.
 // ---------------------------------------------------------------------------------------
 
-fn median(samples: &[Duration]) -> Duration {
+/// The median of `samples` (the upper one of an even count); times and per-term figures
+/// alike, none of them NaN.
+fn median<T: Copy + PartialOrd>(samples: &[T]) -> T {
     let mut s = samples.to_vec();
-    s.sort();
+    s.sort_by(|a, b| a.partial_cmp(b).expect("no NaN among the samples"));
     s[s.len() / 2]
 }
 
@@ -442,10 +444,7 @@ fn parts_scan(rounds: usize) -> String {
             }
         }
         let [build, backward, dropped, record, reverse, engine, recorded, ratio] =
-            samples.map(|mut s| {
-                s.sort_by(f64::total_cmp);
-                s[s.len() / 2]
-            });
+            samples.map(|s| median(&s));
         out += &format!(
             "| {terms} | {build:.2} | {backward:.2} | {dropped:.2} | {engine:.2} | {record:.2} \
              | {reverse:.2} | {recorded:.2} | {ratio:.2}× |\n"
