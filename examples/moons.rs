@@ -204,7 +204,7 @@ fn moons() -> Result<(), Box<dyn Error>> {
         "trained {} steps in {:.1} ms ({:.2} ms per step)",
         o.train.steps,
         elapsed.as_secs_f64() * 1e3,
-        elapsed.as_secs_f64() * 1e3 / o.train.steps.max(1) as f64
+        elapsed.as_secs_f64() * 1e3 / o.train.steps as f64
     );
 
     // --- 4. Pictures. -------------------------------------------------------------------
