@@ -44,8 +44,9 @@ pub(crate) enum Op {
     Param(Param, Value, f64),
     /// `f(a, b)`; the operands are kept as an array so they can be viewed as a slice.
     Binary(Binary, [Value; 2]),
-    /// One fused node over many operands. For [`Nary::Dot`] the slice holds the left
-    /// factors followed by the right factors.
+    /// One fused node over many operands. For [`Nary::Dot`] the slice holds the
+    /// factors pair by pair, `x₀, y₀, x₁, y₁, …`, so that every pass over it reads
+    /// each pair together (see `Value::dot`).
     Nary(Nary, Box<[Value]>),
     /// A user-supplied function and its derivative.
     Custom(Rc<CustomFn>, Value),
@@ -478,16 +479,16 @@ impl Binary {
 // ---------------------------------------------------------------------------------------
 
 impl Nary {
-    /// The value of the reduction over the operands' data (for `Dot`, the left factors
-    /// followed by the right ones), read straight from the operands rather than copied
-    /// out first: a reduction may have millions of them.
+    /// The value of the reduction over the operands' data (for `Dot`, the factors pair
+    /// by pair), read straight from the operands rather than copied out first: a
+    /// reduction may have millions of them.
     pub(crate) fn value(self, xs: &[Value]) -> f64 {
         match self {
             Nary::Sum => xs.iter().map(Value::data).sum(),
-            Nary::Dot => {
-                let (l, r) = xs.split_at(xs.len() / 2);
-                l.iter().zip(r).map(|(a, b)| a.data() * b.data()).sum()
-            }
+            Nary::Dot => xs
+                .chunks_exact(2)
+                .map(|pair| pair[0].data() * pair[1].data())
+                .sum(),
             // ln Σ eˣⁱ = m + ln Σ e^(xᵢ−m) with m = max xᵢ, so no term overflows.
             Nary::LogSumExp => {
                 let m = max_data(xs);
@@ -508,8 +509,8 @@ impl Nary {
             Nary::Sum => operands.iter().for_each(|x| x.add_grad(g)),
             // ∂/∂xᵢ Σ x·y = yᵢ and ∂/∂yᵢ = xᵢ
             Nary::Dot => {
-                let (l, r) = operands.split_at(operands.len() / 2);
-                for (a, b) in l.iter().zip(r) {
+                for pair in operands.chunks_exact(2) {
+                    let (a, b) = (&pair[0], &pair[1]);
                     let (ad, bd) = (a.data(), b.data());
                     a.add_grad(g * bd);
                     b.add_grad(g * ad);
@@ -538,11 +539,11 @@ impl Nary {
     fn derivative_values(self, operands: &[Value], y: &Value, out: &mut Vec<Partial>) {
         match self {
             Nary::Sum => out.extend(operands.iter().map(|_| Const(1.0))),
-            Nary::Dot => {
-                let (l, r) = operands.split_at(operands.len() / 2);
-                out.extend(r.iter().map(|b| Expr(b.clone())));
-                out.extend(l.iter().map(|a| Expr(a.clone())));
-            }
+            Nary::Dot => out.extend(
+                operands
+                    .chunks_exact(2)
+                    .flat_map(|pair| [Expr(pair[1].clone()), Expr(pair[0].clone())]),
+            ),
             // softmax(x)ᵢ = e^(xᵢ−m) / Σ e^(xⱼ−m). The shift m is a constant here: the
             // softmax does not depend on it, so holding it fixed changes no derivative.
             Nary::LogSumExp => {

@@ -10,11 +10,12 @@ use crate::value::Value;
 
 impl Value {
     /// A fused node of kind `f` over clones of `operands`.
-    fn nary<'a>(f: Nary, operands: impl Iterator<Item = &'a Value>) -> Value {
+    fn nary(f: Nary, operands: &[Value]) -> Value {
         // The operands are cloned and their zero-safe flags read in one pass: a
         // reduction may have millions of them, most no longer in the caches.
         let mut all_safe = true;
         let operands: Box<[Value]> = operands
+            .iter()
             .map(|x| {
                 all_safe &= x.is_zero_safe();
                 x.clone()
@@ -36,7 +37,7 @@ impl Value {
     /// ```
     #[must_use]
     pub fn sum(xs: &[Value]) -> Value {
-        Value::nary(Nary::Sum, xs.iter())
+        Value::nary(Nary::Sum, xs)
     }
 
     /// `Σ xᵢ·yᵢ` as one node; ∂/∂xᵢ = yᵢ and ∂/∂yᵢ = xᵢ.
@@ -63,7 +64,23 @@ impl Value {
             xs.len(),
             ys.len()
         );
-        Value::nary(Nary::Dot, xs.iter().chain(ys))
+        // Pair by pair (see `Op::Nary`): factors made together, as `xᵢ` and `yᵢ`
+        // often are, lie side by side, and each pass over the node reads them in one
+        // sweep of memory instead of two. The value is worked out in the same pass.
+        let mut all_safe = true;
+        // `-0.0`, as `Iterator::sum` starts from: the sum of no terms, or of −0s, is −0.
+        let mut value = -0.0;
+        let mut operands = Vec::with_capacity(2 * xs.len());
+        for (x, y) in xs.iter().zip(ys) {
+            all_safe &= x.is_zero_safe() & y.is_zero_safe();
+            value += x.data() * y.data();
+            operands.push(x.clone());
+            operands.push(y.clone());
+        }
+        let operands = operands.into_boxed_slice();
+        debug_assert_eq!(value.to_bits(), Nary::Dot.value(&operands).to_bits());
+        let safe = Nary::Dot.keeps_zeros() && all_safe;
+        Value::from_op(value, safe, || Op::Nary(Nary::Dot, operands))
     }
 }
 
@@ -80,7 +97,7 @@ impl Value {
 /// ```
 #[must_use]
 pub fn logsumexp(xs: &[Value]) -> Value {
-    Value::nary(Nary::LogSumExp, xs.iter())
+    Value::nary(Nary::LogSumExp, xs)
 }
 
 /// `xᵢ − logsumexp(x)` for each i: the log-probabilities of a softmax, stable for any
