@@ -73,10 +73,8 @@ impl Error for GradError {}
 /// output itself a constant 1. Every `.grad()` is left as it was: the adjoints live in
 /// scratch space, never in the nodes. The conventions are those of `backward()`, and so
 /// are the numbers: each gradient's `data()` is what `backward()` would add to
-/// `w.grad()`, up to rounding in two places: `logsumexp`, and a `dot` with one node
-/// among both its left and its right factors (`backward()` adds the terms pair by
-/// pair, this graph all left factors' first). Piecewise-constant derivatives (relu,
-/// abs, leaky relu, max, min) become constants, so their own derivatives are 0.
+/// `w.grad()`, up to rounding in `logsumexp`'s softmax. Piecewise-constant derivatives
+/// (relu, abs, leaky relu, max, min) become constants, so their own derivatives are 0.
 ///
 /// A gradient may share nodes with the graph it came from (the gradient of `a·b` with
 /// respect to `a` is the node `b` itself), so use it as a value: compute with it,

@@ -42,6 +42,9 @@ impl Value {
 
     /// `Σ xᵢ·yᵢ` as one node; ∂/∂xᵢ = yᵢ and ∂/∂yᵢ = xᵢ.
     ///
+    /// The node's operands ([`Value::operands`], and the edges of
+    /// [`Value::to_dot`]) are the factors pair by pair: `x₀, y₀, x₁, y₁, …`.
+    ///
     /// # Panics
     ///
     /// If the slices differ in length.
@@ -54,6 +57,8 @@ impl Value {
     /// y.backward();
     /// assert_eq!(y.data(), 2.0);
     /// assert_eq!((w[0].grad(), x[1].grad()), (3.0, -1.0));
+    /// let operands = y.operands();
+    /// assert!(operands[1].ptr_eq(&x[0]) && operands[2].ptr_eq(&w[1]));
     /// ```
     #[must_use]
     pub fn dot(xs: &[Value], ys: &[Value]) -> Value {
@@ -78,7 +83,11 @@ impl Value {
             operands.push(y.clone());
         }
         let operands = operands.into_boxed_slice();
-        debug_assert_eq!(value.to_bits(), Nary::Dot.value(&operands).to_bits());
+        // The same products added in the same order; a NaN's bits are left unspecified.
+        debug_assert!({
+            let check = Nary::Dot.value(&operands);
+            value.to_bits() == check.to_bits() || (value.is_nan() && check.is_nan())
+        });
         let safe = Nary::Dot.keeps_zeros() && all_safe;
         Value::from_op(value, safe, || Op::Nary(Nary::Dot, operands))
     }

@@ -270,6 +270,32 @@ fn gradient_by_backward(e: &Expr, x: &[f64]) -> Vec<f64> {
     leaves.iter().map(Value::grad).collect()
 }
 
+proptest! {
+    /// A dot whose left and right factors share nodes (`x·x` terms, and a node in
+    /// several pairs) gives each node several terms, added in one order by `backward()`
+    /// and in the order of the dot's partials by `grad`. Both go pair by pair, so they
+    /// agree to the last bit.
+    #[test]
+    fn a_dot_sharing_factors_grads_as_backward_does(
+        data in proptest::collection::vec(-3.0..3.0f64, 3),
+        pairs in proptest::collection::vec((0..3usize, 0..3usize), 1..8),
+    ) {
+        let leaves: Vec<Value> = data.iter().map(|&x| Value::new(x)).collect();
+        let xs: Vec<Value> = pairs.iter().map(|&(i, _)| leaves[i].clone()).collect();
+        let ys: Vec<Value> = pairs.iter().map(|&(_, j)| leaves[j].clone()).collect();
+        // Scaled, so that the dot's adjoint is not 1 and every term is rounded.
+        let out = Value::dot(&xs, &ys) * 0.7;
+        let g = grad(&out, &leaves);
+        out.backward();
+        for (i, (leaf, gi)) in leaves.iter().zip(&g).enumerate() {
+            prop_assert!(
+                gi.data().to_bits() == leaf.grad().to_bits(),
+                "input {}: grad gives {:e}, backward {:e}", i, gi.data(), leaf.grad()
+            );
+        }
+    }
+}
+
 /// `∂/∂xⱼ (∂f/∂xᵢ)` by central differences of `backward()`'s gradient.
 fn second_difference(e: &Expr, i: usize, j: usize) -> Estimate {
     central_difference(&|x: &[f64]| gradient_by_backward(e, x)[i], &e.inputs, j)
@@ -343,10 +369,9 @@ proptest! {
 
     /// The first-order gradient graph computes what `backward()` does. The two add the
     /// same products in the same order, so they agree exactly; only logsumexp's softmax
-    /// is rounded differently (g·(e/Σ) against (g·e)/Σ). (A dot with one node among
-    /// both its left and its right factors would add that node's terms in another
-    /// order; these expressions never build one, since their right factors are fresh
-    /// `tanh` nodes.)
+    /// is rounded differently (g·(e/Σ) against (g·e)/Σ). (These expressions never use
+    /// one node among both a dot's left and right factors, since their right factors
+    /// are fresh `tanh` nodes: see `a_dot_sharing_factors_grads_as_backward_does`.)
     #[test]
     fn first_order_grad_equals_backward(e in expr(60)) {
         let (leaves, out) = e.build();
