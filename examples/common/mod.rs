@@ -61,9 +61,17 @@ fn run(body: impl FnOnce() -> Result<(), Box<dyn std::error::Error>>) -> std::pr
 /// unknown flag or a stray argument is an error that shows `usage`.
 pub fn parse_flags(
     usage: &str,
+    on_flag: impl FnMut(&str, &mut lexopt::Parser) -> Result<bool, Box<dyn std::error::Error>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    parse_flags_from(lexopt::Parser::from_env(), usage, on_flag)
+}
+
+/// [`parse_flags`] over the arguments `parser` holds (tests give it their own).
+pub fn parse_flags_from(
+    mut parser: lexopt::Parser,
+    usage: &str,
     mut on_flag: impl FnMut(&str, &mut lexopt::Parser) -> Result<bool, Box<dyn std::error::Error>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
         let flag = match arg {
             lexopt::Arg::Long(flag) => flag.to_owned(),
@@ -108,6 +116,7 @@ pub fn seed_and_out(
 }
 
 /// The options of a plain training example: `--steps`, `--lr`, `--seed` and `--out`.
+#[derive(Debug)]
 pub struct TrainFlags {
     pub steps: usize,
     pub lr: f64,
@@ -134,6 +143,20 @@ impl TrainFlags {
         steps: usize,
         lr: f64,
         seed: u64,
+        on_flag: impl FnMut(&str, &mut lexopt::Parser) -> Result<bool, Box<dyn std::error::Error>>,
+    ) -> Result<TrainFlags, Box<dyn std::error::Error>> {
+        let parser = lexopt::Parser::from_env();
+        TrainFlags::parse_from(parser, usage, steps, lr, seed, on_flag)
+    }
+
+    /// [`TrainFlags::parse_with`] over the arguments `parser` holds (tests give it
+    /// their own).
+    pub fn parse_from(
+        parser: lexopt::Parser,
+        usage: &str,
+        steps: usize,
+        lr: f64,
+        seed: u64,
         mut on_flag: impl FnMut(&str, &mut lexopt::Parser) -> Result<bool, Box<dyn std::error::Error>>,
     ) -> Result<TrainFlags, Box<dyn std::error::Error>> {
         let mut flags = TrainFlags {
@@ -142,7 +165,7 @@ impl TrainFlags {
             seed,
             out: None,
         };
-        parse_flags(usage, |flag, p| {
+        parse_flags_from(parser, usage, |flag, p| {
             match flag {
                 "steps" => flags.steps = parse_value(p, "steps")?,
                 "lr" => flags.lr = parse_value(p, "lr")?,
