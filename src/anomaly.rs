@@ -7,8 +7,9 @@ use std::fmt;
 use crate::backward::topological_order;
 use crate::value::Value;
 
-/// The first node of a graph, in topological order, whose data or gradient is NaN or
-/// infinite: the place where a non-finite number first appeared.
+/// The node of a graph where a NaN or an infinity first appeared: the first node, in
+/// topological order, whose data is non-finite, or, when every node's data is finite,
+/// the non-finite gradient nearest the output (see [`Value::check_finite`]).
 ///
 /// Returned by [`Value::check_finite`].
 #[derive(Clone, Debug, PartialEq)]
@@ -54,8 +55,14 @@ impl Error for NonFiniteError {}
 
 impl Value {
     /// Checks every node reachable from `self` for NaN or infinite data or gradient, and
-    /// names the first offender in topological order (operands before results): the
-    /// node where the trouble started, not the many it spread to.
+    /// names the node where the trouble started, not the many it spread to.
+    ///
+    /// Data flows from operands to results, so a non-finite value starts at the first
+    /// node with non-finite data in topological order (operands before results).
+    /// Gradients flow the other way, so when every value is finite, a non-finite
+    /// gradient starts at the one nearest `self`: the last in that order, whose users
+    /// all passed back finite gradients. Data is looked at first because a NaN value
+    /// makes NaN gradients of its operands, which come before it in the order.
     ///
     /// # Errors
     ///
@@ -73,10 +80,8 @@ impl Value {
     /// ```
     pub fn check_finite(&self) -> Result<(), NonFiniteError> {
         let order = topological_order(self);
-        match order
-            .iter()
-            .position(|v| !v.data().is_finite() || !v.grad().is_finite())
-        {
+        let first_bad_data = order.iter().position(|v| !v.data().is_finite());
+        match first_bad_data.or_else(|| order.iter().rposition(|v| !v.grad().is_finite())) {
             None => Ok(()),
             Some(position) => {
                 let v = order[position];

@@ -100,6 +100,39 @@ fn check_finite_sees_non_finite_gradients() {
     assert_eq!(err.grad, f64::INFINITY);
 }
 
+/// A NaN value also makes NaN gradients of the operands of the node that holds it,
+/// and those come first in topological order: the NaN value is named, not them.
+#[test]
+fn check_finite_names_a_nan_value_before_the_gradients_it_spoils() {
+    let c = Value::new(2.0).with_label("c");
+    let w = Value::new(f64::NAN).with_label("w");
+    let y = &c * &w;
+    y.backward();
+    assert!(c.grad().is_nan(), "the test needs c's gradient to be NaN");
+    let err = y.check_finite().unwrap_err();
+    assert_eq!(err.label.as_deref(), Some("w"), "{err}");
+    assert!(err.to_string().starts_with("non-finite data"), "{err}");
+}
+
+/// A gradient goes non-finite at one node and spreads to everything older: the node
+/// nearest the output is named.
+#[test]
+fn check_finite_names_where_a_gradient_first_went_non_finite() {
+    let x = Value::new(0.0).with_label("x");
+    let a = (&x * 2.0).with_label("a");
+    let b = a.sqrt(); // sqrt'(0) = +inf: a's gradient is the first to go infinite
+    b.backward();
+    assert_eq!(
+        x.grad(),
+        f64::INFINITY,
+        "the test needs the infinity to spread"
+    );
+    let err = b.check_finite().unwrap_err();
+    assert_eq!(err.label.as_deref(), Some("a"), "{err}");
+    assert_eq!(err.op, "*");
+    assert!(err.to_string().starts_with("non-finite gradient"), "{err}");
+}
+
 #[test]
 fn dot_export_has_every_node_and_edge() {
     let a = Value::new(2.0).with_label("a");
