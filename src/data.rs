@@ -94,8 +94,8 @@ impl Dataset {
     }
 
     /// Reads a CSV file of numeric rows, the last column being the target and the
-    /// others the inputs (for instance `x0,x1,y`). A first line that does not parse as
-    /// numbers is taken as a header and skipped; blank lines are skipped.
+    /// others the inputs (for instance `x0,x1,y`). Blank lines are skipped, and so is
+    /// the first other line if it does not parse as numbers (a header).
     ///
     /// # Errors
     ///
@@ -141,15 +141,17 @@ impl Dataset {
             targets: Vec::new(),
         };
         let mut width = None;
+        let mut first = true;
         for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
             if line.is_empty() {
                 continue;
             }
+            let may_be_header = std::mem::replace(&mut first, false);
             let fields: Result<Vec<f64>, _> =
                 line.split(',').map(|f| f.trim().parse::<f64>()).collect();
             let row = match fields {
                 Ok(row) => row,
-                Err(_) if number == 1 => continue, // a header
+                Err(_) if may_be_header => continue,
                 Err(e) => return Err(parse_error(number, format!("{e} in '{line}'"))),
             };
             if row.len() < 2 {

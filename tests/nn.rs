@@ -545,3 +545,13 @@ fn csv_errors_name_the_line() {
     assert!(Dataset::parse_csv("x,y\n").is_err());
     assert!(Dataset::read_csv("no/such/file.csv").is_err());
 }
+
+/// The header is the first line with anything on it; only that line may be one.
+#[test]
+fn csv_header_may_follow_blank_lines() {
+    let d = Dataset::parse_csv("\n  \nx,y\n1,2\n\n3,4\n").unwrap();
+    assert_eq!(d.inputs, vec![vec![1.0], vec![3.0]]);
+    assert_eq!(d.targets, vec![2.0, 4.0]);
+    let err = Dataset::parse_csv("\nx,y\nx,y\n1,2\n").unwrap_err();
+    assert!(err.to_string().contains("line 3"), "{err}");
+}
