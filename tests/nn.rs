@@ -410,6 +410,31 @@ fn an_optimizer_refuses_a_different_parameter_count() {
 }
 
 #[test]
+#[should_panic(expected = "an MLP needs at least one input")]
+fn an_mlp_whose_neurons_take_no_inputs_is_refused() {
+    let neuron = Neuron::from_weights(&[], 0.5, Activation::Linear);
+    let _ = Mlp::from_layers(vec![Layer::from_neurons(vec![neuron])]);
+}
+
+#[test]
+#[should_panic(expected = "a layer without neurons takes no inputs, got 2")]
+fn a_layer_without_neurons_refuses_inputs() {
+    let _ = Layer::from_neurons(Vec::new()).predict(&[1.0, 2.0]);
+}
+
+#[test]
+#[should_panic(expected = "XavierUniform needs fan_in + fan_out > 0")]
+fn xavier_refuses_a_layer_without_fans() {
+    let _ = Init::XavierUniform.sample(0, 0, &mut StdRng::seed_from_u64(0));
+}
+
+#[test]
+#[should_panic(expected = "HeNormal needs fan_in > 0")]
+fn he_refuses_a_layer_without_inputs() {
+    let _ = Init::HeNormal.sample(0, 4, &mut StdRng::seed_from_u64(0));
+}
+
+#[test]
 fn schedules_at_known_steps() {
     let linear = Schedule::LinearDecay {
         lr: 1.0,

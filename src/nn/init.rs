@@ -53,7 +53,22 @@ impl Default for Init {
 
 impl Init {
     /// Draws one weight for a layer with `fan_in` inputs and `fan_out` neurons.
+    ///
+    /// # Panics
+    ///
+    /// For the schemes scaled by the fans, if the scale would divide by 0: the Xavier
+    /// schemes when `fan_in + fan_out` is 0, `HeNormal` when `fan_in` is 0. (A layer
+    /// never asks for a weight then: it has no weights.)
     pub fn sample(self, fan_in: usize, fan_out: usize, rng: &mut impl Rng) -> f64 {
+        let xavier = matches!(self, Init::XavierUniform | Init::XavierNormal);
+        assert!(
+            !(xavier && fan_in + fan_out == 0),
+            "{self:?} needs fan_in + fan_out > 0"
+        );
+        assert!(
+            !(self == Init::HeNormal && fan_in == 0),
+            "HeNormal needs fan_in > 0"
+        );
         let (fan_in, fan_out) = (fan_in as f64, fan_out as f64);
         match self {
             Init::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),

@@ -222,6 +222,7 @@ impl Layer {
     /// If `x` has the wrong length.
     #[must_use]
     pub fn forward(&self, x: &[Value]) -> Vec<Value> {
+        self.check_empty_input(x.len());
         self.forward_shared(&SharedInputs::collect(x.iter().cloned()))
     }
 
@@ -249,7 +250,17 @@ impl Layer {
     /// If `x` has the wrong length.
     #[must_use]
     pub fn predict(&self, x: &[f64]) -> Vec<f64> {
+        self.check_empty_input(x.len());
         self.neurons.iter().map(|n| n.predict(x)).collect()
+    }
+
+    /// A layer's neurons check the input's length; a layer without any checks it here
+    /// (it takes none, see [`Layer::nin`]).
+    fn check_empty_input(&self, len: usize) {
+        assert!(
+            !self.neurons.is_empty() || len == 0,
+            "a layer without neurons takes no inputs, got {len}"
+        );
     }
 
     /// The neurons.
@@ -354,8 +365,8 @@ impl Mlp {
     ///
     /// # Panics
     ///
-    /// If there are no layers, a layer is empty, or a layer's input count differs from
-    /// the previous layer's neuron count.
+    /// If there are no layers, a layer is empty, the first layer's neurons take no
+    /// inputs, or a layer's input count differs from the previous layer's neuron count.
     #[must_use]
     pub fn from_layers(layers: Vec<Layer>) -> Mlp {
         assert!(!layers.is_empty(), "an MLP needs at least one layer");
@@ -371,6 +382,8 @@ impl Mlp {
             );
             width = layer.neurons.len();
         }
+        // Checked after the loop, which names an empty first layer (`nin` 0 as well).
+        assert!(nin > 0, "an MLP needs at least one input");
         Mlp { nin, layers }
     }
 
