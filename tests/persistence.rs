@@ -96,6 +96,16 @@ fn bad_files_give_typed_errors() {
             )
         }),
         (
+            "a null slope",
+            good.replace("\"slope\": 0.05", "\"slope\": null"),
+            |e| matches!(e, PersistError::NonFiniteSlope { layer: 1, .. }),
+        ),
+        (
+            "a leaky relu without a slope",
+            good.replace("\"slope\": 0.05,", ""),
+            |e| matches!(e, PersistError::NonFiniteSlope { layer: 1, .. }),
+        ),
+        (
             "a number too large for f64",
             replace_first_weight(&good, "1e999"),
             |e| matches!(e, PersistError::Json { .. }),
@@ -154,6 +164,29 @@ fn a_failed_save_leaves_the_existing_file_untouched() {
         1,
         "no temporary file left"
     );
+}
+
+/// JSON cannot hold a NaN slope: saving refuses it rather than write a file that
+/// would not load again.
+#[test]
+fn a_non_finite_slope_is_refused_when_saving() {
+    let dir = scratch("nan_slope");
+    let path = dir.join("model.json");
+    let model = Mlp::builder(2, &[3, 1])
+        .hidden(Activation::LeakyRelu(f64::NAN))
+        .build(&mut StdRng::seed_from_u64(0));
+    let err = model.to_json().unwrap_err();
+    assert!(
+        matches!(err, PersistError::NonFiniteSlope { layer: 0, .. }),
+        "{err:?}"
+    );
+    let err = model.save(&path).unwrap_err();
+    assert!(
+        matches!(err, PersistError::NonFiniteSlope { layer: 0, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("model.json"), "{err}");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
 }
 
 #[test]

@@ -90,6 +90,13 @@ pub enum PersistError {
         /// The name found.
         name: String,
     },
+    /// A leaky ReLU whose slope is NaN, infinite or missing (`null`).
+    NonFiniteSlope {
+        /// The file, if any.
+        path: Option<PathBuf>,
+        /// The layer (from 0).
+        layer: usize,
+    },
     /// A weight or bias that is NaN, infinite or missing (`null`).
     NonFinite {
         /// The file, if any.
@@ -131,6 +138,11 @@ impl fmt::Display for PersistError {
                 f,
                 "{}: layer {layer}: unknown activation \"{name}\"; known ones are relu, \
                  tanh, sigmoid, leaky_relu (with a slope) and linear",
+                place(path)
+            ),
+            PersistError::NonFiniteSlope { path, layer } => write!(
+                f,
+                "{}: layer {layer}: the leaky_relu slope is not a finite number",
                 place(path)
             ),
             PersistError::NonFinite {
@@ -175,8 +187,9 @@ impl Mlp {
     ///
     /// # Errors
     ///
-    /// [`PersistError::NonFinite`] if a weight or bias is NaN or infinite, since JSON
-    /// cannot hold it and the model would not load again.
+    /// [`PersistError::NonFinite`] if a weight or bias is NaN or infinite, and
+    /// [`PersistError::NonFiniteSlope`] if a leaky ReLU's slope is: JSON cannot hold
+    /// such a number, and the model would not load again.
     ///
     /// ```
     /// use rand::{rngs::StdRng, SeedableRng};
@@ -212,6 +225,12 @@ impl Mlp {
                 biases.push(Some(neuron.bias().data()));
             }
             let activation = layer.activation();
+            if matches!(activation, Activation::LeakyRelu(s) if !s.is_finite()) {
+                return Err(PersistError::NonFiniteSlope {
+                    path: None,
+                    layer: l,
+                });
+            }
             layers.push(SavedLayer {
                 activation: activation.name().to_owned(),
                 slope: match activation {
@@ -276,6 +295,13 @@ impl Mlp {
                 layer: l,
                 message,
             };
+            // JSON has no NaN or infinity: writers put `null` for them, or leave them out.
+            if layer.activation == "leaky_relu" && !layer.slope.is_some_and(f64::is_finite) {
+                return Err(PersistError::NonFiniteSlope {
+                    path: path.clone(),
+                    layer: l,
+                });
+            }
             let activation = parse_activation(&layer.activation, layer.slope).ok_or_else(|| {
                 PersistError::UnknownActivation {
                     path: path.clone(),
@@ -334,9 +360,10 @@ impl Mlp {
     ///
     /// # Errors
     ///
-    /// [`PersistError::NonFinite`] for a NaN or infinite weight, or
-    /// [`PersistError::Io`] if the file cannot be written. Either way, an existing file
-    /// at `path` is left as it was.
+    /// [`PersistError::NonFinite`] for a NaN or infinite weight,
+    /// [`PersistError::NonFiniteSlope`] for a leaky ReLU's, or [`PersistError::Io`] if
+    /// the file cannot be written. In every case, an existing file at `path` is left as
+    /// it was.
     ///
     /// ```no_run
     /// # use rand::{rngs::StdRng, SeedableRng};
@@ -360,6 +387,10 @@ impl Mlp {
                 layer,
                 neuron,
                 weight,
+            },
+            PersistError::NonFiniteSlope { layer, .. } => PersistError::NonFiniteSlope {
+                path: Some(path.to_path_buf()),
+                layer,
             },
             other => other,
         })?;
