@@ -95,7 +95,11 @@ fn loss() -> Result<(), Box<dyn Error>> {
     for run in &runs {
         let (first, last) = (run.losses[0], run.losses[epochs]);
         if last.is_nan() || last >= first / 2.0 {
-            return Err(format!("{} did not fall: {first} → {last}", run.loss.name()).into());
+            return Err(format!(
+                "{} did not fall to half its start in {epochs} epochs: {first:.4} → {last:.4}",
+                run.loss.name()
+            )
+            .into());
         }
     }
 

@@ -94,7 +94,8 @@ fn learning_rates_crawl_converge_or_diverge() {
     let rank = |r: &Regime| match r {
         Regime::Crawls => 0,
         Regime::Converges => 1,
-        Regime::Diverges => 2,
+        Regime::Rises => 2,
+        Regime::Diverges => 3,
     };
     assert!(
         regimes.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])),

@@ -93,10 +93,13 @@ pub struct Outcome {
 /// What a learning rate did, in words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Regime {
-    /// Never reached the target and never diverged: too small.
+    /// Never reached the target and never diverged, and the loss fell: too small.
     Crawls,
     /// Reached the target.
     Converges,
+    /// Never reached the target and never diverged, but the loss did not fall: too
+    /// large, in a run too short to see it blow up.
+    Rises,
     /// Blew up.
     Diverges,
 }
@@ -106,7 +109,8 @@ impl Outcome {
         match (&self.diverged, self.steps_to_target) {
             (Some(_), _) => Regime::Diverges,
             (None, Some(_)) => Regime::Converges,
-            (None, None) => Regime::Crawls,
+            (None, None) if self.final_loss() < self.losses[0] => Regime::Crawls,
+            (None, None) => Regime::Rises,
         }
     }
 
