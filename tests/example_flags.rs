@@ -76,3 +76,23 @@ fn unknown_flags_and_stray_arguments_show_the_usage() {
         assert!(error.contains(args[0]) && error.contains(USAGE), "{error}");
     }
 }
+
+/// `println!` to a closed pipe panics with "failed printing to stdout: " and the OS's
+/// text for `EPIPE` (32 on Linux and macOS), which the examples end on quietly; other
+/// failures to print are reported.
+#[cfg(unix)]
+#[test]
+fn only_a_closed_pipe_ends_an_example_quietly() {
+    use std::io::Error;
+    let failed = |e: Error| format!("failed printing to stdout: {e}");
+    assert!(example_common::stdout_closed(&failed(
+        Error::from_raw_os_error(32)
+    )));
+    // ENOSPC: output redirected to a full disk.
+    assert!(!example_common::stdout_closed(&failed(
+        Error::from_raw_os_error(28)
+    )));
+    assert!(!example_common::stdout_closed(
+        "index out of bounds: Broken pipe"
+    ));
+}

@@ -39,7 +39,31 @@ pub fn main(
     if help_requested(usage) {
         return std::process::ExitCode::SUCCESS;
     }
+    end_quietly_when_stdout_closes();
     run(body)
+}
+
+/// `println!` panics when stdout is a pipe whose reader has gone (`moons | head`), and a
+/// panic prints a backtrace hint to the terminal. Command-line tools end quietly then:
+/// so does an example, with a failure status. Other panics are reported as usual.
+fn end_quietly_when_stdout_closes() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<String>();
+        if message.is_some_and(|m| stdout_closed(m)) {
+            std::process::exit(1);
+        }
+        report(info);
+    }));
+}
+
+/// Whether a panic's message is `println!`'s for a closed pipe (Unix's `EPIPE`, or
+/// Windows' closing pipe) rather than for another failure to print, which is reported.
+pub fn stdout_closed(panic_message: &str) -> bool {
+    panic_message.starts_with("failed printing to stdout")
+        && ["Broken pipe", "pipe is being closed"]
+            .iter()
+            .any(|m| panic_message.contains(m))
 }
 
 /// Runs an example's body, printing an error as a readable message (not `Debug`)
