@@ -431,8 +431,7 @@ impl Value {
     ///
     /// ```
     /// use scalargrad::Value;
-    /// // The "swish-like" x·σ(x) is easier to write as a composition, but a custom op
-    /// // can state any function directly:
+    /// // x³ as one node, with the derivative stated by hand:
     /// let x = Value::new(2.0);
     /// let y = x.custom("cube", |x| x * x * x, |x| 3.0 * x * x);
     /// y.backward();

@@ -187,7 +187,8 @@ fn a_million_node_chain_on_a_small_stack() {
     });
 }
 
-/// Dropping a long chain whose nodes are shared at intervals still frees it all.
+/// Dropping a long chain whose nodes are shared at intervals needs no deep recursion,
+/// and stops at each shared node, which keeps its own part of the chain intact.
 #[test]
 fn dropping_a_chain_with_shared_nodes_on_a_small_stack() {
     on_small_stack(256 * 1024, || {
@@ -196,10 +197,17 @@ fn dropping_a_chain_with_shared_nodes_on_a_small_stack() {
         for i in 0..300_000 {
             x = x.sin() + 1.0;
             if i % 1000 == 0 {
-                kept.push(x.clone());
+                kept.push((x.clone(), x.data()));
             }
         }
         drop(x);
+        for (k, (node, data)) in kept.iter().enumerate() {
+            assert_eq!(node.data(), *data, "kept node {k}");
+            // Its operands, `sin(x)` and the constant 1, are still there.
+            let operands = node.operands();
+            assert_eq!(operands.len(), 2, "kept node {k}");
+            assert_eq!(operands[1].data(), 1.0, "kept node {k}");
+        }
         drop(kept);
     });
 }
