@@ -441,6 +441,10 @@ fn schedules_at_known_steps() {
         steps: 100,
     };
     assert_close(linear.lr_at(99), 1.0 - 0.9 * 0.99, 1e-15);
+    // It ends at a tenth and stays there: past `steps` the formula would go negative.
+    for k in [100, 150, 1_000] {
+        assert_close(linear.lr_at(k), 0.1, 1e-15);
+    }
     let step = Schedule::StepDecay {
         lr: 0.1,
         every: 10,

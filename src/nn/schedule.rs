@@ -15,7 +15,9 @@ use std::f64::consts::PI;
 pub enum Schedule {
     /// The same rate at every step.
     Constant(f64),
-    /// micrograd's decay, `lr·(1 − 0.9·k/steps)`: from `lr` down to a tenth of it.
+    /// micrograd's decay, `lr·(1 − 0.9·k/steps)`: from `lr` down to a tenth of it at
+    /// step `steps`, where it stays (the formula alone would turn negative, and the
+    /// optimizer would climb the loss).
     LinearDecay {
         /// The rate at step 0.
         lr: f64,
@@ -49,7 +51,8 @@ impl Schedule {
         match self {
             Schedule::Constant(lr) => lr,
             Schedule::LinearDecay { lr, steps } => {
-                lr * (1.0 - 0.9 * k as f64 / steps.max(1) as f64)
+                let steps = steps.max(1);
+                lr * (1.0 - 0.9 * k.min(steps) as f64 / steps as f64)
             }
             Schedule::StepDecay { lr, every, gamma } => {
                 let decays = i32::try_from(k / every.max(1)).unwrap_or(i32::MAX);
