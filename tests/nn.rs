@@ -434,6 +434,15 @@ fn he_refuses_a_layer_without_inputs() {
     let _ = Init::HeNormal.sample(0, 4, &mut StdRng::seed_from_u64(0));
 }
 
+/// A first step with no parameters fixes the count at 0 like any other.
+#[test]
+#[should_panic(expected = "stepped with 0 parameters before, and now with 1")]
+fn an_optimizer_first_stepped_with_nothing_refuses_parameters_after() {
+    let mut adam = Adam::new(0.1);
+    adam.step(&[]);
+    adam.step(&[Value::new(1.0)]);
+}
+
 #[test]
 fn schedules_at_known_steps() {
     let linear = Schedule::LinearDecay {

@@ -22,18 +22,18 @@ pub trait Optimizer {
     fn set_lr(&mut self, lr: f64);
 }
 
-/// Resizes per-parameter state on the first step, and insists on the same size after.
+/// Makes per-parameter state (zeros) on the first step, and insists on the same
+/// number of parameters after, even if the first step had none.
 #[track_caller]
-fn state_for(state: &mut Vec<f64>, n: usize) {
-    if state.is_empty() {
-        state.resize(n, 0.0);
-    }
+fn state_for(state: &mut Option<Vec<f64>>, n: usize) -> &mut Vec<f64> {
+    let state = state.get_or_insert_with(|| vec![0.0; n]);
     assert_eq!(
         state.len(),
         n,
         "this optimizer was stepped with {} parameters before, and now with {n}",
         state.len()
     );
+    state
 }
 
 /// Stochastic gradient descent with optional momentum and weight decay:
@@ -52,7 +52,8 @@ pub struct Sgd {
     lr: f64,
     momentum: f64,
     weight_decay: f64,
-    velocity: Vec<f64>,
+    /// `None` until the first step.
+    velocity: Option<Vec<f64>>,
 }
 
 impl Sgd {
@@ -63,7 +64,7 @@ impl Sgd {
             lr,
             momentum: 0.0,
             weight_decay: 0.0,
-            velocity: Vec::new(),
+            velocity: None,
         }
     }
 
@@ -85,9 +86,9 @@ impl Sgd {
 impl Optimizer for Sgd {
     fn step(&mut self, params: &[Value]) {
         // No velocity yet means this is the first step, where PyTorch takes v = g.
-        let first = self.velocity.is_empty();
-        state_for(&mut self.velocity, params.len());
-        for (p, v) in params.iter().zip(&mut self.velocity) {
+        let first = self.velocity.is_none();
+        let velocity = state_for(&mut self.velocity, params.len());
+        for (p, v) in params.iter().zip(velocity) {
             let g = p.grad() + self.weight_decay * p.data();
             *v = if first { g } else { self.momentum * *v + g };
             p.set_data(p.data() - self.lr * *v);
@@ -121,8 +122,9 @@ pub struct Adam {
     beta1: f64,
     beta2: f64,
     eps: f64,
-    m: Vec<f64>,
-    v: Vec<f64>,
+    /// The running means, `None` until the first step.
+    m: Option<Vec<f64>>,
+    v: Option<Vec<f64>>,
     t: i32,
 }
 
@@ -135,8 +137,8 @@ impl Adam {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
-            m: Vec::new(),
-            v: Vec::new(),
+            m: None,
+            v: None,
             t: 0,
         }
     }
@@ -159,12 +161,12 @@ impl Adam {
 
 impl Optimizer for Adam {
     fn step(&mut self, params: &[Value]) {
-        state_for(&mut self.m, params.len());
-        state_for(&mut self.v, params.len());
+        let m = state_for(&mut self.m, params.len());
+        let v = state_for(&mut self.v, params.len());
         self.t = self.t.saturating_add(1);
         let correction1 = 1.0 - self.beta1.powi(self.t);
         let correction2 = 1.0 - self.beta2.powi(self.t);
-        for ((p, m), v) in params.iter().zip(&mut self.m).zip(&mut self.v) {
+        for ((p, m), v) in params.iter().zip(m).zip(v) {
             let g = p.grad();
             *m = self.beta1 * *m + (1.0 - self.beta1) * g;
             *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
