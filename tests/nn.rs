@@ -530,6 +530,14 @@ fn losses_at_known_points() {
     assert_close(ce, -(0.75f64.ln()), 1e-15);
 }
 
+/// A diverged model's NaN scores are wrong answers for either metric, not negatives.
+#[test]
+fn nan_scores_are_never_counted_right() {
+    assert_eq!(accuracy(&[f64::NAN, f64::NAN], &[-1.0, 1.0]), 0.0);
+    assert_eq!(accuracy(&[f64::NAN, -2.0], &[-1.0, -1.0]), 0.5);
+    assert_eq!(class_accuracy(&[vec![f64::NAN, 0.0]], &[1]), 0.0);
+}
+
 #[test]
 #[should_panic(expected = "3 predictions but 2 targets")]
 fn a_loss_refuses_mismatched_lengths() {

@@ -130,7 +130,8 @@ pub fn l2(params: &[Value], alpha: f64) -> Value {
 }
 
 /// The fraction of `scores` whose sign matches `labels` (±1, or any sign convention:
-/// a score counts as positive when `> 0`), as micrograd reports it.
+/// a score counts as positive when `> 0`), as micrograd reports it. A NaN score is
+/// never right (as in [`class_accuracy`]): a diverged model scores 0.
 ///
 /// # Panics
 ///
@@ -146,7 +147,7 @@ pub fn accuracy(scores: &[f64], labels: &[f64]) -> f64 {
     let correct = scores
         .iter()
         .zip(labels)
-        .filter(|(&s, &y)| (s > 0.0) == (y > 0.0))
+        .filter(|(&s, &y)| !s.is_nan() && (s > 0.0) == (y > 0.0))
         .count();
     correct as f64 / scores.len() as f64
 }
