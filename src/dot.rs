@@ -40,7 +40,9 @@ impl Value {
             );
             let op = v.op_name();
             if !op.is_empty() {
-                let _ = writeln!(out, "  n{k}_op [label=\"{}\"];", op.replace('"', "'"));
+                // A quoted DOT string ends at an unescaped `"`, and `\` starts an escape.
+                let op = op.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(out, "  n{k}_op [label=\"{op}\"];");
                 let _ = writeln!(out, "  n{k}_op -> n{k};");
                 for operand in order.operands_of(k) {
                     let _ = writeln!(out, "  n{operand} -> n{k}_op;");

@@ -158,6 +158,15 @@ fn dot_export_has_every_node_and_edge() {
 }
 
 /// Nodes are named by position, not address: the same graph gives the same text.
+/// An op name with quotes and backslashes stays inside its quoted DOT string.
+#[test]
+fn dot_export_escapes_op_names() {
+    let x = Value::new(1.0);
+    let y = x.custom("we\"ird\\", |x| x, |_| 1.0);
+    let dot = y.to_dot();
+    assert!(dot.contains(r#"n1_op [label="we\"ird\\"];"#), "{dot}");
+}
+
 #[test]
 fn dot_export_is_deterministic() {
     let build = || {
