@@ -118,7 +118,7 @@ impl Neg for Value {
     }
 }
 
-/// Sums into one fused node (see [`Value::sum`]); the empty sum is 0.
+/// Sums into one fused node (see [`Value::sum`]); the empty sum is −0.0.
 impl Sum for Value {
     fn sum<I: Iterator<Item = Value>>(iter: I) -> Value {
         let terms: Vec<Value> = iter.collect();
@@ -126,7 +126,7 @@ impl Sum for Value {
     }
 }
 
-/// Sums into one fused node (see [`Value::sum`]); the empty sum is 0.
+/// Sums into one fused node (see [`Value::sum`]); the empty sum is −0.0.
 impl<'a> Sum<&'a Value> for Value {
     fn sum<I: Iterator<Item = &'a Value>>(iter: I) -> Value {
         let terms: Vec<Value> = iter.cloned().collect();

@@ -274,8 +274,9 @@ impl Value {
     /// Computes d(self)/d(node) for every node reachable from `self`, and adds it to
     /// that node's gradient.
     ///
-    /// Like PyTorch, gradients accumulate: calling `backward()` k times gives k times
-    /// the gradient on every node, and [`Value::zero_grad`] resets them. Each pass
+    /// Like PyTorch, gradients accumulate: calling `backward()` k times adds the
+    /// one-call gradient k times on every node (`g + g + …`, bit for bit), and
+    /// [`Value::zero_grad`] resets them. Each pass
     /// builds its adjoints from zero, so nothing one pass computes for an intermediate
     /// node leaks into the next.
     ///
@@ -382,7 +383,7 @@ impl Value {
             });
         }
         // Each adjoint is the node's gradient from this pass: add back what was parked,
-        // so that k passes give k times the gradient.
+        // so that k passes add the gradient k times.
         for (value, before) in parked {
             value.node.grad.set(before + value.node.grad.get());
         }

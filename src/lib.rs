@@ -9,9 +9,10 @@
 //!
 //! - **Exact and checked.** Every op's derivative is tested against finite differences;
 //!   [`check::gradcheck`] does the same for your own functions.
-//! - **PyTorch semantics.** Gradients accumulate over `backward()` calls (k calls give
-//!   exactly k times the gradient, on every node), derivative conventions at kinks
-//!   (`relu'(0) = 0`, ties in `max` split 0.5/0.5) match PyTorch, and NaN propagates.
+//! - **PyTorch semantics.** Gradients accumulate over `backward()` calls (k calls add
+//!   the one-call gradient k times, bit for bit, on every node), derivative
+//!   conventions at kinks (`relu'(0) = 0`, ties in `max` split 0.5/0.5) match PyTorch,
+//!   and NaN propagates.
 //! - **Stack-safe.** Traversal and drop are iterative: a chain of millions of nodes
 //!   neither overflows on `backward()` nor when it is freed.
 //! - **Higher-order derivatives.** [`grad`] builds a gradient into the graph, so it can

@@ -25,7 +25,9 @@ impl Value {
         Value::from_op(f.value(&operands), safe, || Op::Nary(f, operands))
     }
 
-    /// `Σ xᵢ` as one node; each term's derivative is 1. The sum of no terms is 0.
+    /// `Σ xᵢ` as one node; each term's derivative is 1. The sum of no terms is −0.0,
+    /// as `Iterator::sum` gives for `f64` (it starts from −0.0, so that a sum of −0.0
+    /// terms keeps its sign); it equals 0, and prints as `-0`.
     ///
     /// ```
     /// use scalargrad::Value;
@@ -34,6 +36,7 @@ impl Value {
     /// s.backward();
     /// assert_eq!(s.data(), 6.0);
     /// assert!(xs.iter().all(|x| x.grad() == 1.0));
+    /// assert!(Value::sum(&[]).data().is_sign_negative()); // −0.0
     /// ```
     #[must_use]
     pub fn sum(xs: &[Value]) -> Value {

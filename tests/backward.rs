@@ -43,8 +43,8 @@ fn square_by_self_multiplication() {
 }
 
 proptest! {
-    /// k calls give exactly k times the one-call gradient on every node, intermediate
-    /// ones included (no adjoint leaks from one pass into the next).
+    /// k calls add the one-call gradient k times (`g + g + …`, bit for bit) on every
+    /// node, intermediate ones included (no adjoint leaks from one pass into the next).
     #[test]
     fn backward_k_times_gives_k_times_the_gradient(e in expr(30), k in 2..5u32) {
         let (_, out) = e.build();
