@@ -252,10 +252,12 @@ fn recycled_nodes_start_clean() {
 }
 
 /// Nodes that outlive their neighbours are never overwritten, however many nodes are
-/// created and freed around them.
+/// created and freed around them: kept nodes of chains (which hold the chain before
+/// them), and lone leaves whose whole block of storage but them is freed.
 #[test]
 fn surviving_nodes_keep_their_contents() {
     let mut kept = Vec::new();
+    let mut lone = Vec::new();
     for round in 0..20 {
         let x = Value::new(f64::from(round));
         let mut s = x.clone();
@@ -266,6 +268,24 @@ fn surviving_nodes_keep_their_contents() {
             }
         }
         // `s` and all but the kept nodes of its chain are freed here.
+        drop(s);
+        // One leaf in 700 outlives the others: about one per block, whose other slots
+        // are freed and would be handed out again by the next round if the block were
+        // taken for spare.
+        let leaves: Vec<Value> = (0..3_000)
+            .map(|i| Value::new(f64::from(round * 10_000 + i)))
+            .collect();
+        lone.extend(
+            leaves
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| i % 700 == 0)
+                .map(|(i, leaf)| (f64::from(round * 10_000) + i as f64, leaf)),
+        );
+    }
+    for (data, leaf) in &lone {
+        assert_eq!((leaf.data(), leaf.grad()), (*data, 0.0));
+        assert!(leaf.operands().is_empty());
     }
     for (round, i, x, s) in &kept {
         // s = x + (i + 1), through a chain of i + 1 additions back to x = round.
