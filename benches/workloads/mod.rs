@@ -810,7 +810,8 @@ pub fn agree(name: &str, got: &StepResult, want: &StepResult, tol: f64) -> Resul
 
 /// Checks that the tape, the analytic step and the nn model agree with the engine on W1 (loss,
 /// gradients, updated parameters) to relative 1e-9, and that the W2 and W3 baselines
-/// agree with the engine on a shorter run of each.
+/// agree with the engine on a shorter run of each: in what the timed runs return, and
+/// in every leaf's gradient.
 pub fn check_baselines() -> Result<(), String> {
     let data = w1_data();
     let init = init_params(PARAM_SEED);
@@ -818,6 +819,7 @@ pub fn check_baselines() -> Result<(), String> {
     agree("tape", &tape_result(&init, &data), &engine, 1e-9)?;
     agree("analytic", &analytic_result(&init, &data), &engine, 1e-9)?;
     agree("nn", &nn_result(&init, &data), &engine, 1e-9)?;
+    // The timed runs, which return one gradient each.
     for (name, e, t) in [
         (
             "W2 relu",
@@ -836,7 +838,113 @@ pub fn check_baselines() -> Result<(), String> {
             return Err(format!("{name}: engine {e} vs tape {t}"));
         }
     }
+    // The same graphs again, with every leaf's gradient compared.
+    let sum = leaf_grads(Graph::Sum, 10_000);
+    for (name, (e, t)) in [
+        ("W2 relu", leaf_grads(Graph::Chain { tanh: false }, 10_000)),
+        ("W2 tanh", leaf_grads(Graph::Chain { tanh: true }, 10_000)),
+        ("W3 dot", (dot_leaf_grads(10_000), sum.1.clone())),
+        ("W3 +", sum),
+    ] {
+        if e.len() != t.len() {
+            return Err(format!(
+                "{name}: {} leaves vs the tape's {}",
+                e.len(),
+                t.len()
+            ));
+        }
+        let scale = t.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        if let Some(i) = (0..e.len()).find(|&i| !close(e[i], t[i], scale, 1e-9)) {
+            return Err(format!(
+                "{name}: leaf {i}'s gradient {} vs the tape's {}",
+                e[i], t[i]
+            ));
+        }
+    }
     Ok(())
+}
+
+/// A builder that keeps every leaf another one makes, so that a check can read all
+/// their gradients (the timed runs return one).
+struct KeepLeaves<'a, B: Builder> {
+    inner: &'a mut B,
+    leaves: Vec<B::Var>,
+}
+
+impl<B: Builder> Builder for KeepLeaves<'_, B> {
+    type Var = B::Var;
+    fn leaf(&mut self, x: f64) -> B::Var {
+        let v = self.inner.leaf(x);
+        self.leaves.push(v.clone());
+        v
+    }
+    fn add(&mut self, a: B::Var, b: B::Var) -> B::Var {
+        self.inner.add(a, b)
+    }
+    fn mul(&mut self, a: B::Var, b: B::Var) -> B::Var {
+        self.inner.mul(a, b)
+    }
+    fn relu(&mut self, a: &B::Var) -> B::Var {
+        self.inner.relu(a)
+    }
+    fn tanh(&mut self, a: &B::Var) -> B::Var {
+        self.inner.tanh(a)
+    }
+}
+
+/// The graphs whose every gradient [`check_baselines`] compares.
+#[derive(Clone, Copy)]
+enum Graph {
+    Chain { tanh: bool },
+    Sum,
+}
+
+impl Graph {
+    /// Builds the graph over `n` steps or terms and returns its root.
+    fn build<B: Builder>(self, g: &mut B, n: usize) -> B::Var {
+        match self {
+            Graph::Chain { tanh } => deep_chain(g, n, tanh).1,
+            Graph::Sum => wide_sum(g, n).1,
+        }
+    }
+}
+
+/// Builds `graph` with the engine and on a fresh tape, differentiates both, and gives
+/// every leaf's gradient in creation order: the engine's, then the tape's.
+fn leaf_grads(graph: Graph, n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut engine = Engine;
+    let mut keep = KeepLeaves {
+        inner: &mut engine,
+        leaves: Vec::new(),
+    };
+    graph.build(&mut keep, n).backward();
+    let from_engine = keep.leaves.iter().map(Value::grad).collect();
+    let mut tape = Tape::new();
+    let mut keep = KeepLeaves {
+        inner: &mut tape,
+        leaves: Vec::new(),
+    };
+    let root = graph.build(&mut keep, n);
+    let leaves = keep.leaves;
+    tape.backward(root);
+    let from_tape = leaves.iter().map(|&i| tape.grads[i as usize]).collect();
+    (from_engine, from_tape)
+}
+
+/// Every factor's gradient of W3 as one `Value::dot` over `terms` pairs, in the order
+/// [`wide_sum`] makes them (a₀, b₀, a₁, b₁, …).
+fn dot_leaf_grads(terms: usize) -> Vec<f64> {
+    let (a, b): (Vec<Value>, Vec<Value>) = (0..terms)
+        .map(|i| {
+            let (x, y) = w3_factors(i);
+            (Value::new(x), Value::new(y))
+        })
+        .unzip();
+    Value::dot(&a, &b).backward();
+    a.iter()
+        .zip(&b)
+        .flat_map(|(x, y)| [x.grad(), y.grad()])
+        .collect()
 }
 
 /// Nodes each workload records: the engine and the tape record the same graphs, except
