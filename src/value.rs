@@ -191,9 +191,37 @@ thread_local! {
     /// The last pass handed out on this thread (see [`Mark`]).
     static PASS: Cell<u64> = const { Cell::new(0) };
 
+    /// Whether `backward()` is sweeping on this thread (see [`SweepGuard`]).
+    static SWEEPING: Cell<bool> = const { Cell::new(false) };
+
     /// Labels, keyed by node address. Labels are for people reading graphs, and most
     /// nodes have none, so they live here instead of making every node larger.
     static LABELS: RefCell<HashMap<usize, Box<str>>> = RefCell::new(HashMap::new());
+}
+
+const TRAVERSAL_IN_DERIVATIVE: &str = "a custom op's derivative traversed a graph \
+    (backward, grad, zero_grad, nodes, to_dot, check_finite, …) while backward() was \
+    running: a traversal inside the pass would overwrite the pass's marks, and its \
+    gradients would come out wrong";
+
+/// Marks the thread as sweeping while it lives: the time during which `backward()`
+/// runs custom ops' derivatives. Any traversal started then panics (see
+/// [`reserve_passes`]) rather than overwrite the sweep's marks, which would leave
+/// nodes unvisited and their gradients silently wrong.
+pub(crate) struct SweepGuard(());
+
+impl SweepGuard {
+    pub(crate) fn begin() -> SweepGuard {
+        SWEEPING.with(|s| s.set(true));
+        SweepGuard(())
+    }
+}
+
+impl Drop for SweepGuard {
+    fn drop(&mut self) {
+        // Also on a panic out of a derivative, so that later passes are not refused.
+        let _ = SWEEPING.try_with(|s| s.set(false));
+    }
 }
 
 /// A fresh pass for one traversal.
@@ -209,6 +237,10 @@ pub(crate) fn next_pass() -> u64 {
 /// new node's). Entering a new block resets every stamp of the thread's nodes, so
 /// that a stamp left from the block before cannot pass for one of the new block's.
 pub(crate) fn reserve_passes(count: usize) -> u64 {
+    assert!(
+        !SWEEPING.try_with(Cell::get).unwrap_or(false),
+        "{TRAVERSAL_IN_DERIVATIVE}"
+    );
     let count = count.max(1) as u64;
     assert!(
         count < EPOCH - 1,
@@ -454,9 +486,10 @@ impl Value {
     /// derivative at all.
     ///
     /// The derivatives run in the middle of `backward()`. They may compute with values
-    /// of their own, but must not differentiate (call `backward()`, [`crate::grad`] or
-    /// the like) themselves: a pass inside a pass would overwrite the outer pass's
-    /// marks, and its gradients would come out wrong.
+    /// of their own, but must not traverse a graph: no `backward()`, [`crate::grad`],
+    /// `zero_grad()`, `nodes()`, `to_dot()` or `check_finite()`. A traversal inside
+    /// the pass would overwrite the pass's marks, and its gradients would come out
+    /// wrong, so `backward()` panics instead.
     ///
     /// ```
     /// use scalargrad::{grad, try_grad, GradError, Value};

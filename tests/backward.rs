@@ -363,3 +363,33 @@ fn a_derivative_that_builds_nodes_of_its_own() {
     assert_eq!(y.data(), 1.5);
     assert_eq!(x.grad(), 1.0);
 }
+
+/// A derivative that traverses a graph (here an unrelated one) during `backward()`.
+fn traversing_derivative(_: f64) -> f64 {
+    Value::new(1.0).zero_grad();
+    1.0
+}
+
+/// A traversal inside a derivative would overwrite the pass's marks (and, when it
+/// starts a new block of passes, reset them all): `backward()` refuses it loudly
+/// rather than give wrong gradients.
+#[test]
+#[should_panic(expected = "traversed a graph")]
+fn a_traversal_inside_a_derivative_is_refused() {
+    let x = Value::new(0.5);
+    let y = x.custom("id", |x| x, traversing_derivative) * 2.0;
+    y.backward();
+}
+
+/// A derivative that panics does not leave the thread refusing later passes.
+#[test]
+fn backward_works_again_after_a_derivative_panicked() {
+    let x = Value::new(0.5);
+    let bad = x.custom("id", |x| x, traversing_derivative) * 2.0;
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bad.backward()));
+    assert!(refused.is_err());
+    x.set_grad(0.0);
+    let y = &x * &x;
+    y.backward();
+    assert_eq!(x.grad(), 1.0);
+}
