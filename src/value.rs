@@ -391,6 +391,10 @@ impl Value {
     /// Gives this node a name, shown by `Debug`, [`Value::to_dot`] and
     /// [`Value::check_finite`]. Returns the same node, so it chains.
     ///
+    /// Labels are kept per thread. While the thread exits, once its labels are gone
+    /// (in thread-local destructors that run after them), a node cannot be given one
+    /// and [`Value::label`] gives `None`.
+    ///
     /// ```
     /// let w1 = scalargrad::Value::new(0.3).with_label("w1");
     /// assert_eq!(w1.label().as_deref(), Some("w1"));
@@ -398,8 +402,12 @@ impl Value {
     #[must_use]
     pub fn with_label(self, label: impl Into<String>) -> Value {
         let label: Box<str> = label.into().into_boxed_str();
-        LABELS.with(|l| l.borrow_mut().insert(self.address(), label));
-        self.node.mark.set_labelled();
+        if LABELS
+            .try_with(|l| l.borrow_mut().insert(self.address(), label))
+            .is_ok()
+        {
+            self.node.mark.set_labelled();
+        }
         self
     }
 
@@ -409,7 +417,10 @@ impl Value {
         if !self.node.mark.is_labelled() {
             return None;
         }
-        LABELS.with(|l| l.borrow().get(&self.address()).map(|s| s.to_string()))
+        LABELS
+            .try_with(|l| l.borrow().get(&self.address()).map(|s| s.to_string()))
+            .ok()
+            .flatten()
     }
 
     /// A short name of the operation that made this node (`"+"`, `"tanh"`, `"^2"`,

@@ -303,25 +303,29 @@ thread_local! {
     static LATE: std::cell::RefCell<Option<ExitWork>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Holds a graph built while the thread ran, and on drop (as the thread exits) frees
-/// it, builds a new graph and differentiates it, recording what `backward()` gave.
+/// Holds a labelled graph built while the thread ran, and on drop (as the thread
+/// exits, after the thread's labels are gone) prints and frees it, builds a new
+/// labelled graph and differentiates it, recording what `backward()` gave and the
+/// new node's label.
 struct ExitWork {
     graph: Option<Value>,
-    result: std::sync::mpsc::Sender<f64>,
+    result: std::sync::mpsc::Sender<(f64, Option<String>)>,
 }
 
 impl Drop for ExitWork {
     fn drop(&mut self) {
+        let _ = format!("{:?}", self.graph);
         drop(self.graph.take());
-        let x = Value::new(3.0);
+        let x = Value::new(3.0).with_label("x");
         let y = &x * &x + x.sin();
         y.backward();
-        let _ = self.result.send(x.grad());
+        let _ = self.result.send((x.grad(), x.label()));
     }
 }
 
-/// Nodes can still be freed, created and differentiated while a thread exits, after
-/// the engine's per-thread storage is gone.
+/// Nodes can still be freed, created, labelled, printed and differentiated while a
+/// thread exits, after the engine's per-thread storage and labels are gone (a label
+/// given then is not kept).
 #[test]
 fn graphs_work_while_a_thread_exits() {
     let (send, receive) = std::sync::mpsc::channel();
@@ -333,13 +337,16 @@ fn graphs_work_while_a_thread_exits() {
             })
         });
         let x = Value::new(1.0);
-        let graph = (0..10_000).fold(x, |s, i| s * 1.0001 + f64::from(i));
+        let graph = (0..10_000)
+            .fold(x, |s, i| s * 1.0001 + f64::from(i))
+            .with_label("graph");
         LATE.with(|late| late.borrow_mut().as_mut().map(|w| w.graph = Some(graph)));
     })
     .join()
     .expect("the thread exits cleanly");
-    let grad = receive.recv().expect("the exit work ran");
+    let (grad, label) = receive.recv().expect("the exit work ran");
     assert_eq!(grad, 6.0 + 3.0f64.cos());
+    assert_eq!(label, None);
 }
 
 /// A custom op's derivative may itself build (and drop) nodes while `backward()` runs:
