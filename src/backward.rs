@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use crate::arena;
 use crate::op::{Binary, Op};
 use crate::sparse;
-use crate::value::{next_pass, reserve_passes, stamp_of, Node, SweepGuard, Value, Visit};
+use crate::value::{next_pass, reserve_passes, stamp_of, Node, Value, Visit};
 
 /// Marks `value` as reached by backward pass `pass` (whose stamp is `stamp`), if it was
 /// not already. A gradient it holds from earlier passes is parked, so that its `grad`
@@ -316,7 +316,6 @@ impl Value {
         let mut waiting = usize::from(reach(self, pass, stamp, &mut parked));
         self.node.grad.set(1.0);
         if waiting > 0 {
-            let _sweeping = SweepGuard::begin();
             arena::sweep(&self.node, pass, |node| {
                 if node.mark.state(stamp) == Visit::New || node.op.is_leaf() {
                     return ControlFlow::Continue(());

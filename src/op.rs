@@ -29,7 +29,7 @@ use std::rc::Rc;
 use crate::higher::GradError;
 use crate::nn::Activation;
 use crate::sparse;
-use crate::value::Value;
+use crate::value::{DerivativeGuard, Value};
 
 /// The record of how a node was made: its kind and its operands.
 ///
@@ -887,7 +887,13 @@ impl Op {
             Op::Param(f, x, c) => f.propagate(x, *c, g),
             Op::Binary(f, xs) => f.propagate(xs, y, g),
             Op::Nary(f, xs) => f.propagate(xs, y, g),
-            Op::Custom(f, x) => x.add_grad(g * (f.df)(x.data())),
+            Op::Custom(f, x) => {
+                let slope = {
+                    let _user_code = DerivativeGuard::begin();
+                    (f.df)(x.data())
+                };
+                x.add_grad(g * slope);
+            }
             Op::Neuron(p, x) => p.propagate(&x.values, y, g),
         }
     }
