@@ -11,6 +11,15 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use workloads::*;
 
+/// Not a benchmark: checks, before anything is timed, that every contender computes
+/// what the engine computes (see `check_baselines`), so that a broken baseline is
+/// never raced.
+fn contenders_agree(_: &mut Criterion) {
+    if let Err(e) = check_baselines() {
+        panic!("the contenders disagree, so their times would mean nothing: {e}");
+    }
+}
+
 /// W1: one training step of micrograd's moons demo. Each contender trains on from step
 /// to step, starting again from the initial parameters every `DEMO_STEPS` steps, so
 /// that the steps timed are those of a run as long as the demo's (see `DemoRun`).
@@ -61,5 +70,5 @@ fn wide_sum(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, moons_step, deep_chain, wide_sum);
+criterion_group!(benches, contenders_agree, moons_step, deep_chain, wide_sum);
 criterion_main!(benches);
