@@ -6,11 +6,14 @@ pub mod plot;
 use std::path::PathBuf;
 
 /// The folder an example writes its files to: `--out DIR` if given, else
-/// `target/scalargrad-examples/<name>` under the crate root.
+/// `scalargrad-examples/<name>` in the build's target folder: `CARGO_TARGET_DIR` if it
+/// is set when the example runs (as `cargo run` passes it on), else `target` under the
+/// crate root.
 pub fn output_dir(name: &str, out: Option<PathBuf>) -> std::io::Result<PathBuf> {
     let dir = out.unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
             .join("scalargrad-examples")
             .join(name)
     });
