@@ -157,7 +157,6 @@ fn dot_export_has_every_node_and_edge() {
     assert_eq!(dot.matches(" -> ").count(), 3 + 5);
 }
 
-/// Nodes are named by position, not address: the same graph gives the same text.
 /// An op name with quotes and backslashes stays inside its quoted DOT string.
 #[test]
 fn dot_export_escapes_op_names() {
@@ -167,6 +166,7 @@ fn dot_export_escapes_op_names() {
     assert!(dot.contains(r#"n1_op [label="we\"ird\\"];"#), "{dot}");
 }
 
+/// Nodes are named by position, not address: the same graph gives the same text.
 #[test]
 fn dot_export_is_deterministic() {
     let build = || {
