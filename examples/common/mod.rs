@@ -6,9 +6,10 @@ pub mod plot;
 use std::path::PathBuf;
 
 /// The folder an example writes its files to: `--out DIR` if given, else
-/// `scalargrad-examples/<name>` in the build's target folder: `CARGO_TARGET_DIR` if it
-/// is set when the example runs (as `cargo run` passes it on), else `target` under the
-/// crate root.
+/// `scalargrad-examples/<name>` in the target folder: the one the environment variable
+/// `CARGO_TARGET_DIR` names if it is set where the example runs, else `target` under
+/// the crate root. (Cargo's `--target-dir` flag and `build.target-dir` setting are not
+/// passed on to the program it runs, so they cannot be followed.)
 pub fn output_dir(name: &str, out: Option<PathBuf>) -> std::io::Result<PathBuf> {
     let dir = out.unwrap_or_else(|| {
         std::env::var_os("CARGO_TARGET_DIR")
