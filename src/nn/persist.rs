@@ -255,8 +255,9 @@ impl Mlp {
     /// # Errors
     ///
     /// A [`PersistError`] naming the problem and where it is: invalid JSON, another
-    /// format or version, layer shapes that do not fit, an unknown activation, or a
-    /// weight that is not a finite number.
+    /// format or version, layer shapes that do not fit, an unknown activation, a leaky
+    /// ReLU without a finite slope ([`PersistError::NonFiniteSlope`]), or a weight
+    /// that is not a finite number.
     pub fn from_json(json: &str) -> Result<Mlp, PersistError> {
         Mlp::from_json_at(json, None)
     }
