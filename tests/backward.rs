@@ -304,7 +304,7 @@ thread_local! {
 }
 
 /// Holds a labelled graph built while the thread ran, and on drop (as the thread
-/// exits, after the thread's labels are gone) prints and frees it, builds a new
+/// exits, usually after the thread's labels are gone) prints and frees it, builds a new
 /// labelled graph and differentiates it, recording what `backward()` gave and the
 /// new node's label.
 struct ExitWork {
@@ -324,8 +324,8 @@ impl Drop for ExitWork {
 }
 
 /// Nodes can still be freed, created, labelled, printed and differentiated while a
-/// thread exits, after the engine's per-thread storage and labels are gone (a label
-/// given then is not kept).
+/// thread exits, after the engine's per-thread storage (and, usually, the labels) are
+/// gone.
 #[test]
 fn graphs_work_while_a_thread_exits() {
     let (send, receive) = std::sync::mpsc::channel();
@@ -346,7 +346,10 @@ fn graphs_work_while_a_thread_exits() {
     .expect("the thread exits cleanly");
     let (grad, label) = receive.recv().expect("the exit work ran");
     assert_eq!(grad, 6.0 + 3.0f64.cos());
-    assert_eq!(label, None);
+    // The thread's labels are made after `LATE`, and so go first on the platforms
+    // this runs on (the order is not promised): the label given is not kept. Where
+    // they outlived `LATE`, it would be.
+    assert!(matches!(label.as_deref(), None | Some("x")), "{label:?}");
 }
 
 /// A custom op's derivative may itself build (and drop) nodes while `backward()` runs:
