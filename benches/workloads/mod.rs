@@ -791,18 +791,21 @@ pub fn agree(name: &str, got: &StepResult, want: &StepResult, tol: f64) -> Resul
     if !close(got.loss, want.loss, 0.0, tol) {
         return Err(format!("{name}: loss {} vs {}", got.loss, want.loss));
     }
-    for (what, g, w) in [
-        ("gradient", &got.grads, &want.grads),
-        ("parameter", &got.params, &want.params),
-    ] {
-        if g.len() != w.len() {
-            return Err(format!("{name}: {} {what}s vs {}", g.len(), w.len()));
-        }
-        let scale = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        for (i, (a, b)) in g.iter().zip(w).enumerate() {
-            if !close(*a, *b, scale, tol) {
-                return Err(format!("{name}: {what} {i} is {a}, expected {b}"));
-            }
+    agree_all(name, "gradient", &got.grads, &want.grads, tol)?;
+    agree_all(name, "parameter", &got.params, &want.params, tol)
+}
+
+/// Checks that `got` has as many entries as `want` and agrees with it entry by entry
+/// to relative `tol` (see [`close`], with `want`'s largest entry as the scale); the
+/// error names the first disagreement.
+fn agree_all(name: &str, what: &str, got: &[f64], want: &[f64], tol: f64) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("{name}: {} {what}s vs {}", got.len(), want.len()));
+    }
+    let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        if !close(*a, *b, scale, tol) {
+            return Err(format!("{name}: {what} {i} is {a}, expected {b}"));
         }
     }
     Ok(())
@@ -846,20 +849,7 @@ pub fn check_baselines() -> Result<(), String> {
         ("W3 dot", (dot_leaf_grads(10_000), sum.1.clone())),
         ("W3 +", sum),
     ] {
-        if e.len() != t.len() {
-            return Err(format!(
-                "{name}: {} leaves vs the tape's {}",
-                e.len(),
-                t.len()
-            ));
-        }
-        let scale = t.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        if let Some(i) = (0..e.len()).find(|&i| !close(e[i], t[i], scale, 1e-9)) {
-            return Err(format!(
-                "{name}: leaf {i}'s gradient {} vs the tape's {}",
-                e[i], t[i]
-            ));
-        }
+        agree_all(name, "leaf gradient", &e, &t, 1e-9)?;
     }
     Ok(())
 }
