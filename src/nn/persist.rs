@@ -200,10 +200,17 @@ impl Mlp {
     /// # Ok::<(), scalargrad::nn::PersistError>(())
     /// ```
     pub fn to_json(&self) -> Result<String, PersistError> {
+        self.to_json_at(None)
+    }
+
+    /// [`Mlp::to_json`], with `path` (the file it is for, if any) in its errors, as
+    /// [`Mlp::from_json_at`] does for reading.
+    fn to_json_at(&self, path: Option<&Path>) -> Result<String, PersistError> {
+        let path = path.map(Path::to_path_buf);
         let mut layers = Vec::with_capacity(self.layers().len());
         for (l, layer) in self.layers().iter().enumerate() {
             let non_finite = |neuron, weight| PersistError::NonFinite {
-                path: None,
+                path: path.clone(),
                 layer: l,
                 neuron,
                 weight,
@@ -227,7 +234,7 @@ impl Mlp {
             let activation = layer.activation();
             if matches!(activation, Activation::LeakyRelu(s) if !s.is_finite()) {
                 return Err(PersistError::NonFiniteSlope {
-                    path: None,
+                    path: path.clone(),
                     layer: l,
                 });
             }
@@ -377,24 +384,7 @@ impl Mlp {
     /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PersistError> {
         let path = path.as_ref();
-        let json = self.to_json().map_err(|e| match e {
-            PersistError::NonFinite {
-                layer,
-                neuron,
-                weight,
-                ..
-            } => PersistError::NonFinite {
-                path: Some(path.to_path_buf()),
-                layer,
-                neuron,
-                weight,
-            },
-            PersistError::NonFiniteSlope { layer, .. } => PersistError::NonFiniteSlope {
-                path: Some(path.to_path_buf()),
-                layer,
-            },
-            other => other,
-        })?;
+        let json = self.to_json_at(Some(path))?;
         write_atomically(path, json.as_bytes()).map_err(|source| PersistError::Io {
             path: path.to_path_buf(),
             source,
