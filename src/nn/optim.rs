@@ -25,8 +25,8 @@ pub trait Optimizer {
 /// Makes per-parameter state (zeros) on the first step, and insists on the same
 /// number of parameters after, even if the first step had none.
 #[track_caller]
-fn state_for(state: &mut Option<Vec<f64>>, n: usize) -> &mut Vec<f64> {
-    let state = state.get_or_insert_with(|| vec![0.0; n]);
+fn state_for<T: Clone + Default>(state: &mut Option<Vec<T>>, n: usize) -> &mut Vec<T> {
+    let state = state.get_or_insert_with(|| vec![T::default(); n]);
     assert_eq!(
         state.len(),
         n,
@@ -122,9 +122,9 @@ pub struct Adam {
     beta1: f64,
     beta2: f64,
     eps: f64,
-    /// The running means, `None` until the first step.
-    m: Option<Vec<f64>>,
-    v: Option<Vec<f64>>,
+    /// The running means of each parameter's gradient and its square, `(m, v)`;
+    /// `None` until the first step.
+    moments: Option<Vec<(f64, f64)>>,
     t: i32,
 }
 
@@ -137,8 +137,7 @@ impl Adam {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
-            m: None,
-            v: None,
+            moments: None,
             t: 0,
         }
     }
@@ -161,12 +160,11 @@ impl Adam {
 
 impl Optimizer for Adam {
     fn step(&mut self, params: &[Value]) {
-        let m = state_for(&mut self.m, params.len());
-        let v = state_for(&mut self.v, params.len());
+        let moments = state_for(&mut self.moments, params.len());
         self.t = self.t.saturating_add(1);
         let correction1 = 1.0 - self.beta1.powi(self.t);
         let correction2 = 1.0 - self.beta2.powi(self.t);
-        for ((p, m), v) in params.iter().zip(m).zip(v) {
+        for (p, (m, v)) in params.iter().zip(moments) {
             let g = p.grad();
             *m = self.beta1 * *m + (1.0 - self.beta1) * g;
             *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
