@@ -60,25 +60,22 @@ impl Init {
     /// schemes when `fan_in + fan_out` is 0, `HeNormal` when `fan_in` is 0. (A layer
     /// never asks for a weight then: it has no weights.)
     pub fn sample(self, fan_in: usize, fan_out: usize, rng: &mut impl Rng) -> f64 {
-        let xavier = matches!(self, Init::XavierUniform | Init::XavierNormal);
-        assert!(
-            !(xavier && fan_in + fan_out == 0),
-            "{self:?} needs fan_in + fan_out > 0"
-        );
-        assert!(
-            !(self == Init::HeNormal && fan_in == 0),
-            "HeNormal needs fan_in > 0"
-        );
-        let (fan_in, fan_out) = (fan_in as f64, fan_out as f64);
+        // The fan a scheme divides by, which must not be 0.
+        let divisor = |fan: usize, name: &str| {
+            assert!(fan > 0, "{self:?} needs {name} > 0");
+            fan as f64
+        };
         match self {
             Init::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),
             Init::Normal { std } => std * standard_normal(rng),
             Init::XavierUniform => {
-                let a = (6.0 / (fan_in + fan_out)).sqrt();
+                let a = (6.0 / divisor(fan_in + fan_out, "fan_in + fan_out")).sqrt();
                 rng.random_range(-a..=a)
             }
-            Init::XavierNormal => (2.0 / (fan_in + fan_out)).sqrt() * standard_normal(rng),
-            Init::HeNormal => (2.0 / fan_in).sqrt() * standard_normal(rng),
+            Init::XavierNormal => {
+                (2.0 / divisor(fan_in + fan_out, "fan_in + fan_out")).sqrt() * standard_normal(rng)
+            }
+            Init::HeNormal => (2.0 / divisor(fan_in, "fan_in")).sqrt() * standard_normal(rng),
             Init::Constant(c) => c,
         }
     }
