@@ -3,9 +3,9 @@
 //! The same 1-16-1 tanh network, from the same initial weights, fits the same noisy sine
 //! with plain SGD at learning rates from 0.001 to 10. Prints a table of final loss and
 //! steps to reach the target (a tenth of the targets' variance), and the verdict for
-//! each rate: too small
-//! crawls, too large diverges (stopped and reported, never a panic), and a range in
-//! between converges. Checks those three regimes and draws the loss curves (log scale).
+//! each rate: too small crawls, too large diverges (stopped and reported, never a
+//! panic), and a range in between converges. Checks those three regimes and draws the
+//! loss curves (log scale).
 //!
 //! Run: `cargo run --release --example learning_rate` (`-- --help` for options).
 
@@ -186,8 +186,7 @@ fn check_regimes(outcomes: &[Outcome]) -> Result<&Outcome, Box<dyn Error>> {
         [first, .., last] => (first, last),
         _ => return Err("the sweep needs at least two learning rates".into()),
     };
-    let window = 10.min(first.losses.len().saturating_sub(1)).max(1);
-    if first.regime() != Regime::Crawls || !first.still_falling(window) {
+    if first.regime() != Regime::Crawls || !first.still_falling(10) {
         return Err(format!("the smallest rate, {}, did not crawl", first.lr).into());
     }
     if last.regime() != Regime::Diverges {

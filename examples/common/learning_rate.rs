@@ -114,11 +114,11 @@ impl Outcome {
         }
     }
 
-    /// Whether the loss was still going down over the last `window` steps: a run that
-    /// crawls has not stalled, it is just slow.
+    /// Whether the loss was still going down over the last `window` steps (over all of
+    /// them, in a shorter run): a run that crawls has not stalled, it is just slow.
     pub fn still_falling(&self, window: usize) -> bool {
-        let n = self.losses.len();
-        n > window && self.losses[n - 1] < self.losses[n - 1 - window]
+        let last = self.losses.len().saturating_sub(1);
+        last > 0 && self.losses[last] < self.losses[last - window.min(last)]
     }
 
     /// The loss after the last step taken (NaN if none was recorded).
