@@ -602,6 +602,25 @@ fn an_infinite_adjoint_through_a_relu_that_is_off_gives_nan() {
     assert!(neuron.bias().grad().is_nan());
 }
 
+/// The README's one difference from PyTorch: an infinite gradient reaching a ReLU that
+/// is off, or the losing operand of `max` or `min`, passes back `0·∞ = NaN` (PyTorch
+/// masks it to 0), on the unfused ops as on the neuron above.
+#[test]
+fn an_infinite_gradient_through_a_zero_slope_gives_nan_on_the_plain_ops() {
+    // 10³⁰⁸·10 overflows: the gradient reaching each op is ∞.
+    let x = Value::new(-1.0);
+    (x.relu() * 1e308 * 10.0).backward();
+    assert!(x.grad().is_nan(), "relu: {}", x.grad());
+    for min in [false, true] {
+        let (a, b) = (Value::new(1.0), Value::new(2.0));
+        let (winner, loser) = if min { (&a, &b) } else { (&b, &a) };
+        let m = if min { a.min(&b) } else { a.max(&b) };
+        (m * 1e308 * 10.0).backward();
+        assert!(loser.grad().is_nan(), "min {min}: {}", loser.grad());
+        assert_eq!(winner.grad(), f64::INFINITY, "min {min}");
+    }
+}
+
 /// A leaky relu with slope ∞ below 0 and an adjoint of 0: ∂/∂w₁ = 0·(1·∞) is NaN. Two
 /// rules guard this case, and either alone keeps it right: the neuron's output is −∞
 /// (a node's data must be finite) and its slope is steeper than 1. The slope rule alone
