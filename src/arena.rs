@@ -141,13 +141,13 @@ impl NodeRef {
     #[inline(always)]
     pub(crate) fn new(make: impl FnOnce() -> Node) -> NodeRef {
         let slot = next_slot();
-        // SAFETY: `slot` is a slot of a live chunk that nothing else uses; writing one
-        // field of it initialises that field.
+        let unwinding = FreedIfUnwinding(slot);
+        // SAFETY: `slot` is a slot of a live chunk that nothing else uses.
         let node = unsafe {
-            (&raw mut (*slot.as_ptr()).handles).write(Cell::new(0));
             slot.as_ptr().write(make());
             slot.as_ref()
         };
+        std::mem::forget(unwinding);
         debug_assert_eq!(node.handles.get(), 1);
         NodeRef { slot }
     }
@@ -227,6 +227,26 @@ impl Drop for NodeRef {
             // SAFETY: that was the last handle.
             unsafe { free_graph(self.slot) };
         }
+    }
+}
+
+/// Gives a count of 0 to a slot handed out for a node whose builder panics, so that it
+/// reads as freed (see [`NodeRef::new`]); forgotten once the node is written.
+///
+/// A guard rather than a count of 0 written before every node: where the builder
+/// cannot panic (every operator's), the compiler drops the guard's code, where it
+/// kept that store, and the node's own count written over it a moment later, at
+/// every node built. Without it, W3's sum took 6.8–7.1 ns per term to build at
+/// 50,000 terms instead of 6.0–6.3, and W1's scalar step 5–9% longer (see
+/// BENCHMARKS.md, step 13).
+struct FreedIfUnwinding(NonNull<Node>);
+
+impl Drop for FreedIfUnwinding {
+    #[cold]
+    fn drop(&mut self) {
+        // SAFETY: the slot was handed out for a node whose builder panicked, so nothing
+        // else uses it; writing one field of it initialises that field.
+        unsafe { (&raw mut (*self.0.as_ptr()).handles).write(Cell::new(0)) };
     }
 }
 
@@ -945,8 +965,35 @@ impl Drop for Arena {
 
 #[cfg(test)]
 mod tests {
-    use super::SLOTS;
+    use std::cell::Cell;
+    use std::panic;
+    use std::ptr;
+
+    use super::{for_each_live_node, NodeRef, FILL, SLOTS};
+    use crate::value::Node;
     use crate::Value;
+
+    /// A slot handed out for a node whose builder panics reads as freed, whatever it
+    /// held before (a fresh chunk's memory is not cleared): passes over its chunk skip
+    /// it, and the chunk goes on handing out slots.
+    #[test]
+    fn a_slot_whose_builder_panics_reads_as_freed() {
+        let mut kept = vec![Value::new(0.0)];
+        while FILL.get().next == FILL.get().end {
+            kept.push(Value::new(0.0));
+        }
+        // The slot the next node gets, holding a count as stale memory might.
+        let slot = FILL.get().next;
+        // SAFETY: a slot of the chunk being filled, not yet handed out.
+        unsafe { (&raw mut (*slot).handles).write(Cell::new(7)) };
+        let built = panic::catch_unwind(|| NodeRef::new(|| -> Node { panic!("no node") }));
+        assert!(built.is_err());
+        let mut visited = false;
+        for_each_live_node(|node| visited |= ptr::eq(node, slot));
+        assert!(!visited, "a pass visited the slot of a node never built");
+        let after = Value::new(2.0) + &kept[0];
+        assert_eq!(after.data(), 2.0);
+    }
 
     /// Inputs dropped from a vector free their chunks oldest first. The next graph
     /// still gets those chunks lowest address first, so that it lies in memory in the
