@@ -236,8 +236,8 @@ impl Drop for NodeRef {
 /// A guard rather than a count of 0 written before every node: where the builder
 /// cannot panic (every operator's), the compiler drops the guard's code, where it
 /// kept that store, and the node's own count written over it a moment later, at
-/// every node built. Without it, W3's sum took 6.8–7.1 ns per term to build at
-/// 50,000 terms instead of 6.0–6.3, and W1's scalar step 5–9% longer (see
+/// every node built. Without it, W3's sum took 6.8–7.7 ns per term to build at
+/// 50,000 terms instead of 6.1–6.3, and W1's scalar step 3% longer (see
 /// BENCHMARKS.md, step 13).
 struct FreedIfUnwinding(NonNull<Node>);
 
