@@ -36,10 +36,13 @@
 //! This module is the crate's only `unsafe` code. The invariants it keeps:
 //!
 //! - A node's `handles` count is the number of live [`NodeRef`]s to it. A slot holds
-//!   an initialised node exactly while the count is positive. When the count reaches 0
+//!   an initialised node exactly while the count is positive, and every other slot has
+//!   a count of 0: a group's memory is zeroed when it is allocated, a node is written
+//!   whole (its count of 1 with it) once its op is built, and when the count reaches 0
 //!   the node's op (or, for the common shapes, its operands) is moved out and the slot
-//!   given up; the count stays 0, which is how
-//!   [`sweep`] and [`for_each_live_node`] tell a freed slot from a live one.
+//!   given up, its count left at 0. That is how [`sweep`] and [`for_each_live_node`]
+//!   tell a slot without a node from a live one, including a slot handed out for a
+//!   node still being built, or whose builder panicked.
 //! - A chunk's `live` count is the number of its slots that are either handed out and
 //!   not yet freed, or not handed out yet while the chunk is its thread's current chunk.
 //!   At 0 the chunk is spare: it goes back to its thread's spare list, or, once the
@@ -53,7 +56,7 @@
 //! - Handles are `!Send` (they hold a raw pointer), so a chunk is only ever used from
 //!   the thread that allocated it.
 
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -136,18 +139,17 @@ impl NodeRef {
     /// written straight into its slot instead of being staged on the stack first.
     ///
     /// `make` runs once the slot is handed out (it builds the op, which may clone
-    /// operands). Should it panic, the slot is left with a count of 0, which is what a
-    /// freed slot has: passes over the chunk skip it, and the chunk is never reused.
+    /// operands). Until the node is written, the slot keeps the count of 0 that every
+    /// slot without a node has, so a pass over the chunk meanwhile skips it; should
+    /// `make` panic, it stays that way, and the chunk is never reused.
     #[inline(always)]
     pub(crate) fn new(make: impl FnOnce() -> Node) -> NodeRef {
         let slot = next_slot();
-        let unwinding = FreedIfUnwinding(slot);
         // SAFETY: `slot` is a slot of a live chunk that nothing else uses.
         let node = unsafe {
             slot.as_ptr().write(make());
             slot.as_ref()
         };
-        std::mem::forget(unwinding);
         debug_assert_eq!(node.handles.get(), 1);
         NodeRef { slot }
     }
@@ -230,26 +232,6 @@ impl Drop for NodeRef {
     }
 }
 
-/// Gives a count of 0 to a slot handed out for a node whose builder panics, so that it
-/// reads as freed (see [`NodeRef::new`]); forgotten once the node is written.
-///
-/// A guard rather than a count of 0 written before every node: where the builder
-/// cannot panic (every operator's), the compiler drops the guard's code, where it
-/// kept that store, and the node's own count written over it a moment later, at
-/// every node built. Without it, W3's sum took 6.8–7.7 ns per term to build at
-/// 50,000 terms instead of 6.1–6.3, and W1's scalar step 3% longer (see
-/// BENCHMARKS.md, step 13).
-struct FreedIfUnwinding(NonNull<Node>);
-
-impl Drop for FreedIfUnwinding {
-    #[cold]
-    fn drop(&mut self) {
-        // SAFETY: the slot was handed out for a node whose builder panicked, so nothing
-        // else uses it; writing one field of it initialises that field.
-        unsafe { (&raw mut (*self.0.as_ptr()).handles).write(Cell::new(0)) };
-    }
-}
-
 /// The chunk that the slot at `slot` belongs to: its address rounded down to the
 /// chunk size, with the same provenance (the chunk's allocation).
 #[inline]
@@ -307,8 +289,9 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
             for index in (0..=top).rev() {
                 let slot = slot_at(chunk, index);
                 // SAFETY: every slot up to `top` was handed out: `top` is the root's
-                // slot in its chunk, and older chunks are full. A freed slot keeps a
-                // count of 0, and a slot with a positive count holds a live node.
+                // slot in its chunk, and older chunks are full. A slot without a node
+                // (freed, or its node not yet built) has a count of 0, and a slot with
+                // a positive count holds a live node.
                 let node = unsafe {
                     if (*slot.as_ptr()).handles.get() == 0 {
                         continue;
@@ -384,8 +367,8 @@ pub(crate) fn for_each_live_node(mut f: impl FnMut(&Node)) {
             };
             for index in 0..handed_out {
                 let slot = slot_at(chunk, index);
-                // SAFETY: the chunk is live and the slot handed out; a live slot holds
-                // a node (see `sweep`).
+                // SAFETY: the chunk is live and the slot handed out; a slot with a
+                // positive count holds a node (see `sweep`).
                 unsafe {
                     if (*slot.as_ptr()).handles.get() > 0 {
                         f(slot.as_ref());
@@ -638,8 +621,14 @@ fn group_layout(len: usize) -> Layout {
 /// others follow it in memory).
 fn new_group(len: usize) -> NonNull<Chunk> {
     let layout = group_layout(len);
+    // Zeroed, so that every slot starts with a count of 0 (see the module's safety
+    // notes). Each node used to have its count set to 0 before it was built instead,
+    // and then written again with the node: the compiler kept both stores, as the
+    // operands it reads in between might lie in the same memory, and W3's sum took
+    // 6.8–7.7 ns per term to build at 50,000 terms instead of 6.1–6.3 (see
+    // BENCHMARKS.md, step 13). Fresh memory from the system comes zeroed anyway.
     // SAFETY: the layout has a non-zero size.
-    let raw = unsafe { alloc(layout) };
+    let raw = unsafe { alloc_zeroed(layout) };
     let first = NonNull::new(raw.cast::<Chunk>()).unwrap_or_else(|| handle_alloc_error(layout));
     for k in 0..len {
         // SAFETY: chunk `k` lies within the allocation; writing the header initialises
@@ -965,7 +954,6 @@ impl Drop for Arena {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
     use std::panic;
     use std::ptr;
 
@@ -973,26 +961,32 @@ mod tests {
     use crate::value::Node;
     use crate::Value;
 
-    /// A slot handed out for a node whose builder panics reads as freed, whatever it
-    /// held before (a fresh chunk's memory is not cleared): passes over its chunk skip
+    /// A slot handed out for a node whose builder panics has a count of 0, as every
+    /// slot without a node has: passes over its chunk skip it, `backward()` sweeps past
     /// it, and the chunk goes on handing out slots.
     #[test]
+    #[cfg(panic = "unwind")]
     fn a_slot_whose_builder_panics_reads_as_freed() {
-        let mut kept = vec![Value::new(0.0)];
+        let mut kept = vec![Value::new(3.0)];
         while FILL.get().next == FILL.get().end {
-            kept.push(Value::new(0.0));
+            kept.push(Value::new(3.0));
         }
-        // The slot the next node gets, holding a count as stale memory might.
         let slot = FILL.get().next;
-        // SAFETY: a slot of the chunk being filled, not yet handed out.
-        unsafe { (&raw mut (*slot).handles).write(Cell::new(7)) };
+        // SAFETY: a slot of the chunk being filled, not yet handed out; its count is
+        // initialised (see the module's safety notes).
+        let count = || unsafe { (*slot).handles.get() };
+        assert_eq!(count(), 0, "a slot without a node has a nonzero count");
         let built = panic::catch_unwind(|| NodeRef::new(|| -> Node { panic!("no node") }));
         assert!(built.is_err());
+        assert_eq!(count(), 0, "a panicking builder left a count in its slot");
         let mut visited = false;
         for_each_live_node(|node| visited |= ptr::eq(node, slot));
         assert!(!visited, "a pass visited the slot of a node never built");
-        let after = Value::new(2.0) + &kept[0];
-        assert_eq!(after.data(), 2.0);
+        // A graph on both sides of the slot: the sweep goes past it.
+        let x = kept.last().expect("one value at least");
+        let y = x * 2.0;
+        y.backward();
+        assert_eq!(x.grad(), 2.0);
     }
 
     /// Inputs dropped from a vector free their chunks oldest first. The next graph
