@@ -42,8 +42,7 @@ pub(crate) enum Op {
     ///
     /// Declared first of the computed kinds because it is the commonest: freeing tells
     /// the kinds apart by comparing the tag with each in turn, and reaches this one
-    /// with the first comparison (W3's drop took 3% less time than when it came third,
-    /// averaged over four placements of the freeing loop; see BENCHMARKS.md, step 13).
+    /// with the first comparison instead of the third.
     Binary(Binary, [Value; 2]),
     /// `f(x)` for a parameter-free function.
     Unary(Unary, Value),
