@@ -622,11 +622,13 @@ fn group_layout(len: usize) -> Layout {
 fn new_group(len: usize) -> NonNull<Chunk> {
     let layout = group_layout(len);
     // Zeroed, so that every slot starts with a count of 0 (see the module's safety
-    // notes). Each node used to have its count set to 0 before it was built instead,
-    // and then written again with the node: the compiler kept both stores, as the
-    // operands it reads in between might lie in the same memory, and W3's sum took
-    // 6.8–7.7 ns per term to build at 50,000 terms instead of 6.1–6.3 (see
-    // BENCHMARKS.md, step 13). Fresh memory from the system comes zeroed anyway.
+    // notes) and a node need not have its count cleared before it is built: the
+    // compiler kept that store beside the node's own, as the operands it reads in
+    // between might lie in the same memory, and W3's sum took 6.8–7.7 ns per term to
+    // build at 50,000 terms instead of 6.1–6.3 (see BENCHMARKS.md, step 13). Zeroing
+    // costs one pass over the group's 1 MiB when it is allocated (the system
+    // allocator cannot hand out memory this aligned already zeroed); a group is
+    // reused for many graphs.
     // SAFETY: the layout has a non-zero size.
     let raw = unsafe { alloc_zeroed(layout) };
     let first = NonNull::new(raw.cast::<Chunk>()).unwrap_or_else(|| handle_alloc_error(layout));
