@@ -210,9 +210,10 @@ const TRAVERSAL_IN_DERIVATIVE: &str = "a custom op's derivative traversed a grap
 /// (see [`reserve_passes`]) rather than overwrite the pass's marks, which would leave
 /// nodes unvisited and their gradients silently wrong.
 ///
-/// Set around the user's call only, not around the whole pass: a guard with a
-/// destructor in `backward()` itself changed how the compiler laid out its sweep, and
-/// W1's scalar step ran 10% slower in the bench example.
+/// Set around the user's call only, not around the whole pass, so that the sweep
+/// carries no destructor. A guard in `backward()` itself measured W1's scalar step 10%
+/// slower in the bench example, in builds whose freeing loop was not placed alike,
+/// which alone moved W1 by 8–10% in step 13's measurements (see BENCHMARKS.md).
 pub(crate) struct DerivativeGuard(());
 
 impl DerivativeGuard {
