@@ -56,12 +56,17 @@ pub struct Value {
 ///
 /// `Cell`, not `RefCell`: the mutable parts are plain numbers that are only ever copied
 /// in and out, so there is nothing to borrow-check and no flag on the hot path.
+///
+/// The field order is fixed (`repr(C)`, the order the compiler chose anyway) so that
+/// `data` and `grad`, and `mark` and `handles`, lie side by side: a new node writes
+/// each pair with one store (see `arena::write_node`).
+#[repr(C)]
 pub(crate) struct Node {
+    pub(crate) op: Op,
     pub(crate) data: Cell<f64>,
     /// The accumulated gradient between passes; during a backward pass it holds that
     /// pass's adjoint (see `backward.rs`).
     pub(crate) grad: Cell<f64>,
-    pub(crate) op: Op,
     /// Traversal stamp, label flag and zero-safe flag, packed so the node stays small
     /// (see [`Mark`]).
     pub(crate) mark: Mark,
@@ -69,7 +74,13 @@ pub(crate) struct Node {
     pub(crate) handles: Cell<u32>,
 }
 
-const _: () = assert!(std::mem::size_of::<Node>() == 48);
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<Node>() == 48);
+    assert!(offset_of!(Node, grad) == offset_of!(Node, data) + 8);
+    assert!(offset_of!(Node, handles) == offset_of!(Node, mark) + 4);
+    assert!(offset_of!(Node, mark) % 8 == 0);
+};
 
 impl Node {
     /// Whether the node, if zero-safe, passes only ±0 back to its operands in the
@@ -164,6 +175,12 @@ impl Mark {
     /// Forgets every traversal (see [`reserve_passes`]).
     pub(crate) fn reset(&self) {
         self.0.set(self.0.get() & Self::FLAGS);
+    }
+
+    /// The mark as it is stored.
+    #[inline]
+    pub(crate) fn bits(&self) -> u32 {
+        self.0.get()
     }
 
     /// Whether the node is zero-safe (see `sparse.rs`).
