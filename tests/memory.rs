@@ -18,7 +18,7 @@ thread_local! {
     static IN_USE: Cell<isize> = const { Cell::new(0) };
     /// The most `IN_USE` has been since the last [`reset_peak`].
     static PEAK: Cell<isize> = const { Cell::new(0) };
-    /// Allocations of 1 MiB or more: node storage comes in groups of that size.
+    /// Allocations of 1 MiB or more: node storage comes in groups of 2 MiB.
     static LARGE: Cell<usize> = const { Cell::new(0) };
     /// Allocations of any size.
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
@@ -131,8 +131,9 @@ fn memory_kept_for_a_large_graph_goes_back_when_graphs_shrink() {
 }
 
 /// A binary node costs 48 bytes (its reference count included): a graph of a million
-/// `+` nodes over one leaf takes 48 MB. Storage comes in 1 MiB groups of 681-node
-/// chunks (48.1 bytes per node), so the measure is good to about a byte per node.
+/// `+` nodes over one leaf takes 48 MB. Storage comes in 2 MiB groups of 681-node
+/// chunks (48.1 bytes per node), and the group in use before may hold the first few
+/// thousand nodes, so the measure is good to about two bytes per node below.
 #[test]
 fn a_binary_node_takes_48_bytes() {
     let x = Value::new(1.0);
@@ -143,7 +144,7 @@ fn a_binary_node_takes_48_bytes() {
     }
     let per_node = (in_use() - before) as f64 / 1e6;
     assert!(
-        (46.5..49.5).contains(&per_node),
+        (45.5..49.5).contains(&per_node),
         "{per_node} bytes per node"
     );
     drop(s);
