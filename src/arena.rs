@@ -80,8 +80,14 @@ const SLOTS: usize = (CHUNK_BYTES - size_of::<Header>()) / size_of::<Node>();
 /// systems).
 const GROUP: usize = 64;
 
-/// The alignment of a group of [`GROUP`] chunks: its size, which a huge page needs.
-const GROUP_ALIGN: usize = GROUP * CHUNK_BYTES;
+/// The alignment of a group of [`GROUP`] chunks: on Linux its size, which a huge page
+/// needs (see [`ask_for_huge_pages`]); elsewhere a chunk's, as an allocator may set
+/// aside as much again as it is asked to align to.
+const GROUP_ALIGN: usize = if cfg!(target_os = "linux") {
+    GROUP * CHUNK_BYTES
+} else {
+    CHUNK_BYTES
+};
 
 /// How far below the node it is freeing [`free_graph`] asks for memory, in slots (see
 /// [`prefetch_older`]): 12 KiB. The best of the distances measured (16 to 1,024
@@ -208,8 +214,8 @@ impl NodeRef {
 /// the slot's hand-out, and building a graph is bound by its stores. So `data` and
 /// `grad`, which lie side by side, are written with one 16-byte store, and `mark` and
 /// `handles` with one 8-byte store: six stores for a binary node, four for a leaf.
-/// W3's sum went from 4.7 to 4.1 ns per term to build, and W1's scalar step took
-/// 5–7% less time (see BENCHMARKS.md, step 14).
+/// W3's sum went from 4.6–4.8 to 4.1 ns per term to build at 50,000 terms, and W1's
+/// scalar step took 5–8% less time (see BENCHMARKS.md, step 14).
 ///
 /// # Safety
 ///
@@ -702,8 +708,9 @@ fn new_group(len: usize) -> NonNull<Chunk> {
         handle_alloc_error(layout);
     }
     if len == GROUP {
-        // Before the memory is first written, which is when the system picks the size
-        // of the pages behind it.
+        // Before this code writes it: memory fresh from the system is then backed by
+        // huge pages as it is first written (memory the allocator reuses may already
+        // be backed by small ones).
         ask_for_huge_pages(raw, layout.size());
     }
     // Zeroed, so that every slot starts with a count of 0 (see the module's safety
@@ -748,8 +755,8 @@ fn new_group(len: usize) -> NonNull<Chunk> {
 /// few dozen nodes, in every pass over it. At W3's 200,000 terms (37 MiB) the engine
 /// took 6–8% less time with huge pages (building 6%, `backward()` 4%, freeing 10–14%,
 /// with the freeing loop placed alike), and W2's chain of a million steps (230 MiB)
-/// 4–6% less. Graphs that fit in the caches run as before (see BENCHMARKS.md, step
-/// 14).
+/// 4–6% less in pairs of runs (30.5–32.3 → 29.4–31.0 ms). Graphs that fit in the
+/// caches run as before (see BENCHMARKS.md, step 14).
 ///
 /// A hint: if it fails, nothing changes but the speed.
 #[cfg(target_os = "linux")]
@@ -891,12 +898,17 @@ fn next_slot() -> NonNull<Node> {
 /// must outlive it (the operands' data, the user's own variables) were then kept on the
 /// stack, stored and read back at every node. Under the Windows convention the callee
 /// keeps ten of those registers intact, saving them itself when it does run. W3's sum
-/// went from 5.8 to 4.7 ns per term to build, and W1's scalar step took 5–6% less
-/// time (see BENCHMARKS.md, step 14). Rust's own convention for rarely called functions,
-/// which does the same, is not stable.
+/// went from 5.8 to 4.6–4.8 ns per term to build at 50,000 terms, and W1's scalar step
+/// took 4–7% less time (see BENCHMARKS.md, step 14). Rust's own convention for rarely
+/// called functions (`rust-cold`) is not stable, and on x86-64 it keeps the integer
+/// registers only.
+///
+/// Not `win64-unwind`: the unwinder on Unix systems does not restore those ten
+/// registers, so a caller that caught a panic from here would find its numbers
+/// overwritten. A panic here (only a broken invariant could cause one) aborts instead.
 #[cfg(target_arch = "x86_64")]
 #[cold]
-extern "win64-unwind" fn slot_in_new_chunk() -> NonNull<Node> {
+extern "win64" fn slot_in_new_chunk() -> NonNull<Node> {
     start_filling()
 }
 

@@ -80,6 +80,7 @@ const _: () = {
     assert!(offset_of!(Node, grad) == offset_of!(Node, data) + 8);
     assert!(offset_of!(Node, handles) == offset_of!(Node, mark) + 4);
     assert!(offset_of!(Node, mark) % 8 == 0);
+    assert!(std::mem::align_of::<Node>() >= std::mem::align_of::<u64>());
 };
 
 impl Node {

@@ -132,8 +132,9 @@ fn memory_kept_for_a_large_graph_goes_back_when_graphs_shrink() {
 
 /// A binary node costs 48 bytes (its reference count included): a graph of a million
 /// `+` nodes over one leaf takes 48 MB. Storage comes in 2 MiB groups of 681-node
-/// chunks (48.1 bytes per node), and the group in use before may hold the first few
-/// thousand nodes, so the measure is good to about two bytes per node below.
+/// chunks (48.1 bytes per node), and the rest of the leaf's group (up to 63 chunks,
+/// about 43,000 nodes) was allocated before the measure starts, so it may read up to
+/// about two bytes per node low.
 #[test]
 fn a_binary_node_takes_48_bytes() {
     let x = Value::new(1.0);
