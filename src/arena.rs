@@ -436,7 +436,7 @@ fn prefetch_older(slot: NonNull<Node>, slots: usize) {
 /// terms took 5.5–6.1 ns per term, against 3.8 while the graph fits in the caches.
 /// Asked for 12 KiB ahead, it took 4.5–4.7, with `backward()` and the drop unchanged,
 /// and graphs in the caches built as fast as before; W1's scalar step, whose graph
-/// fits in the caches, pays the instruction: 0–4% longer (see BENCHMARKS.md, step 15).
+/// fits in the caches, pays the instruction: up to 4% longer (see BENCHMARKS.md, step 15).
 /// Step 11 asked for the second-level cache here and measured no gain in the whole
 /// workload, when building still spilled the caller's numbers at every node (step 14).
 ///
