@@ -435,10 +435,12 @@ fn prefetch_older(slot: NonNull<Node>, slots: usize) {
 /// to without asking, each new cache line was a wait for memory: W3's build at 200,000
 /// terms took 5.5–6.1 ns per term, against 3.8 while the graph fits in the caches.
 /// Asked for 12 KiB ahead, it took 4.5–4.7, with `backward()` and the drop unchanged,
-/// and graphs in the caches built as fast as before; W1's scalar step, whose graph
-/// fits in the caches, pays the instruction: up to 4% longer (see BENCHMARKS.md, step 15).
-/// Step 11 asked for the second-level cache here and measured no gain in the whole
-/// workload, when building still spilled the caller's numbers at every node (step 14).
+/// and graphs in the caches built as fast as before. W1's scalar step, whose graph
+/// fits in the caches, pays the instruction: up to 4% longer in the profiling program,
+/// and more in the bench example (see BENCHMARKS.md, step 15). Steps 11 and 13 asked
+/// for memory here while building still spilled the caller's numbers at every node
+/// (ended in step 14): the build gained, but W1 lost, or `backward()` and the drop
+/// lost as much.
 ///
 /// The address may lie outside the chunk, or outside any allocation: a prefetch reads
 /// nothing that the program sees, and never faults.
