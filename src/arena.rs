@@ -31,7 +31,8 @@
 //!
 //! The cost of that choice: memory comes back a chunk at a time. A node that outlives
 //! the other nodes of its chunk keeps the chunk's memory (32 KiB) in use until it goes
-//! too.
+//! too, and its group's (2 MiB) from going back to the system: the group's other
+//! chunks stay spare, for the thread's new nodes.
 //!
 //! # Safety
 //!

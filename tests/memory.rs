@@ -152,7 +152,10 @@ fn a_binary_node_takes_48_bytes() {
 }
 
 /// A node that outlives its graph keeps its own chunk of storage, not the graph: the
-/// graph's other chunks are freed (and given back once graphs are small).
+/// graph's other chunks are freed, and given back once graphs are small, but for the
+/// rest of each survivor's group (2 MiB), which cannot go back to the system while the
+/// survivor lives. Five survivors of five 48 MB graphs keep at most five groups, give
+/// or take a partly used one.
 #[test]
 fn a_surviving_node_does_not_keep_its_graph() {
     let x0 = Value::new(0.5);
@@ -166,7 +169,7 @@ fn a_surviving_node_does_not_keep_its_graph() {
     churn_small_graphs();
     let kept = in_use() - before;
     assert!(
-        kept <= 8 * MIB,
+        kept <= 12 * MIB,
         "{kept} bytes kept for {} leaves",
         survivors.len()
     );
