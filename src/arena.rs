@@ -90,15 +90,40 @@ const GROUP_ALIGN: usize = if cfg!(target_os = "linux") {
     CHUNK_BYTES
 };
 
-/// How far below the node it is freeing [`free_graph`] asks for memory, in slots (see
-/// [`prefetch_older`]): 12 KiB. The best of the distances measured (16 to 1,024
-/// slots) on W2's and W3's graphs.
-const FREE_AHEAD: usize = 256;
+/// How far below the node it is freeing [`free_graph`] asks for memory, in slots
+/// (see [`prefetch`]): 12 KiB. The best of the distances measured (16 to 1,024 slots)
+/// on W2's and W3's graphs. Into the second-level cache, not the first, which is small
+/// enough to crowd.
+///
+/// A graph built in one go lies in creation order, and [`free_graph`] frees it newest
+/// first, so the nodes it frees next lie just below the one it is at. Once a graph
+/// outgrows the last-level cache, each of those is a wait for memory, and freeing
+/// cannot overlap the waits: it finds the next node through the one it is freeing.
+/// Asked for early, W3's drop went from 6.4–7.6 to 4.8–5.4 ns per term at 200,000
+/// terms, and W2 took 2–10% less time, depending on the harness. A graph that fits in
+/// the caches gains nothing and pays an instruction per freed node: W1's scalar step
+/// moved within the noise in the bench example and took up to 5% longer under
+/// criterion (see BENCHMARKS.md, step 11). The same hint in [`sweep`] gained less
+/// than it cost graphs in the caches: `backward()` walks the slots in address order,
+/// which the processor follows on its own.
+const FREE_AHEAD: isize = 256;
 
 /// How far past the slot it hands out [`next_slot`] asks for memory, in slots (see
-/// [`prefetch_newer`]): 12 KiB. 64 and 128 slots did not help W3's build at 200,000
-/// terms; 256 and 512 did, alike.
-const BUILD_AHEAD: usize = 256;
+/// [`prefetch`]), into the first-level cache: 12 KiB. 64 and 128 slots did not help
+/// W3's build at 200,000 terms; 256 and 512 did, alike.
+///
+/// Nodes are written one after the other, so the slot handed out next lies just after
+/// this one, in memory a large graph's last pass (its drop, say) left long ago. Written
+/// to without asking, each new cache line was a wait for memory: W3's build at 200,000
+/// terms took 5.5–6.1 ns per term, against 3.8 while the graph fits in the caches.
+/// Asked for 12 KiB ahead, it took 4.5–4.7, with `backward()` and the drop unchanged,
+/// and graphs in the caches built as fast as before. W1's scalar step, whose graph
+/// fits in the caches, pays the instruction: up to 4% longer in the profiling program,
+/// and more in the bench example (see BENCHMARKS.md, step 15). Steps 11 and 13 asked
+/// for memory here while building still spilled the caller's numbers at every node
+/// (ended in step 14): the build gained, but W1 lost, or `backward()` and the drop
+/// lost as much.
+const BUILD_AHEAD: isize = 256;
 
 /// Spare chunks a review never gives back (4 MiB): the least a running thread keeps
 /// for reuse, once it has used that many.
@@ -392,72 +417,37 @@ pub(crate) fn sweep(root: &NodeRef, pass: u64, mut visit: impl FnMut(&Node) -> C
     }
 }
 
-/// Asks the processor to bring the memory `slots` slots before `slot` into its
-/// second-level cache (not the first, which is small enough to crowd). Does nothing
-/// on processors other than x86-64.
-///
-/// A graph built in one go lies in creation order, and [`free_graph`] frees it newest
-/// first, so the nodes it frees next lie just below the one it is at. Once a graph
-/// outgrows the last-level cache, each of those is a wait for memory, and freeing
-/// cannot overlap the waits: it finds the next node through the one it is freeing.
-/// Asked for early, W3's drop went from 6.4–7.6 to 4.8–5.4 ns per term at 200,000
-/// terms, and W2 took 2–10% less time, depending on the harness. A graph that fits in
-/// the caches gains nothing and pays an instruction per freed node: W1's scalar step
-/// moved within the noise in the bench example and took up to 5% longer under
-/// criterion (see BENCHMARKS.md, step 11). The same hint in [`sweep`] gained less
-/// than it cost graphs in the caches: `backward()` walks the slots in address order,
-/// which the processor follows on its own.
-///
-/// The address may lie outside the chunk, or outside any allocation: a prefetch reads
-/// nothing that the program sees, and never faults.
-#[inline(always)]
-fn prefetch_older(slot: NonNull<Node>, slots: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 target has in its baseline;
-    // the instruction is a hint, which neither reads memory that the program sees nor
-    // faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        let ahead = slot
-            .as_ptr()
-            .cast::<i8>()
-            .wrapping_sub(slots * size_of::<Node>());
-        _mm_prefetch::<_MM_HINT_T1>(ahead);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (slot, slots);
+/// Which cache [`prefetch`] fills.
+#[derive(Clone, Copy)]
+enum Cache {
+    First,
+    Second,
 }
 
-/// Asks the processor to bring the memory `slots` slots after `slot` into its
-/// first-level cache. Does nothing on processors other than x86-64.
-///
-/// Nodes are written one after the other, so the slot handed out next lies just after
-/// this one, in memory a large graph's last pass (its drop, say) left long ago. Written
-/// to without asking, each new cache line was a wait for memory: W3's build at 200,000
-/// terms took 5.5–6.1 ns per term, against 3.8 while the graph fits in the caches.
-/// Asked for 12 KiB ahead, it took 4.5–4.7, with `backward()` and the drop unchanged,
-/// and graphs in the caches built as fast as before. W1's scalar step, whose graph
-/// fits in the caches, pays the instruction: up to 4% longer in the profiling program,
-/// and more in the bench example (see BENCHMARKS.md, step 15). Steps 11 and 13 asked
-/// for memory here while building still spilled the caller's numbers at every node
-/// (ended in step 14): the build gained, but W1 lost, or `backward()` and the drop
-/// lost as much.
+/// Asks the processor to bring the memory `slots` slots after `slot` (before it, if
+/// negative) into `cache`. Does nothing on processors other than x86-64. See
+/// [`FREE_AHEAD`] and [`BUILD_AHEAD`] for where and why.
 ///
 /// The address may lie outside the chunk, or outside any allocation: a prefetch reads
 /// nothing that the program sees, and never faults.
 #[inline(always)]
-fn prefetch_newer(slot: *mut Node, slots: usize) {
+fn prefetch(slot: *const Node, slots: isize, cache: Cache) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 target has in its baseline;
     // the instruction is a hint, which neither reads memory that the program sees nor
     // faults, whatever the address.
     unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let ahead = slot.cast::<i8>().wrapping_add(slots * size_of::<Node>());
-        _mm_prefetch::<_MM_HINT_T0>(ahead);
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+        let at = slot
+            .cast::<i8>()
+            .wrapping_offset(slots * size_of::<Node>() as isize);
+        match cache {
+            Cache::First => _mm_prefetch::<_MM_HINT_T0>(at),
+            Cache::Second => _mm_prefetch::<_MM_HINT_T1>(at),
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (slot, slots);
+    let _ = (slot, slots, cache);
 }
 
 /// Calls `f` on every live node in this thread's arena. Used by the rare passes that
@@ -517,7 +507,7 @@ unsafe fn free_graph(first: NonNull<Node>) {
     let mut pending: Vec<NonNull<Node>> = scratch::take();
     let mut next = Some(first);
     while let Some(slot) = next.take().or_else(|| pending.pop()) {
-        prefetch_older(slot, FREE_AHEAD);
+        prefetch(slot.as_ptr(), -FREE_AHEAD, Cache::Second);
         // SAFETY: the count is 0, so nothing else refers to the node. Its op (or, for
         // the common shapes, its operands) is moved out once, and the slot given up
         // right after; the rest is plain data.
@@ -741,15 +731,12 @@ fn group_layout(len: usize) -> Layout {
 fn new_group(len: usize) -> NonNull<Chunk> {
     let layout = group_layout(len);
     // SAFETY: the layout has a non-zero size.
-    let raw = unsafe { alloc(layout) };
-    if raw.is_null() {
-        handle_alloc_error(layout);
-    }
+    let raw = NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
     if len == GROUP {
         // Before this code writes it: memory fresh from the system is then backed by
         // huge pages as it is first written (memory the allocator reuses may already
         // be backed by small ones).
-        ask_for_huge_pages(raw, layout.size());
+        ask_for_huge_pages(raw.as_ptr(), layout.size());
     }
     // Zeroed, so that every slot starts with a count of 0 (see the module's safety
     // notes) and a node need not have its count cleared before it is built: the
@@ -760,10 +747,8 @@ fn new_group(len: usize) -> NonNull<Chunk> {
     // allocator cannot hand out memory this aligned already zeroed); a group is
     // reused for many graphs.
     // SAFETY: `raw` is valid for writes of the layout's size.
-    unsafe { ptr::write_bytes(raw, 0, layout.size()) };
+    unsafe { ptr::write_bytes(raw.as_ptr(), 0, layout.size()) };
     let first = raw.cast::<Chunk>();
-    // SAFETY: checked above.
-    let first = unsafe { NonNull::new_unchecked(first) };
     for k in 0..len {
         // SAFETY: chunk `k` lies within the allocation; writing the header initialises
         // it.
@@ -916,7 +901,7 @@ fn next_slot() -> NonNull<Node> {
     if next == end {
         return slot_in_new_chunk();
     }
-    prefetch_newer(next, BUILD_AHEAD);
+    prefetch(next, BUILD_AHEAD, Cache::First);
     // SAFETY: `next` lies before `end`, so it is a slot of the chunk being filled that
     // has not been handed out; the one after it is at most `end`.
     unsafe {
